@@ -1,0 +1,378 @@
+"""Messages of the gateway link protocol, version 1.0 (see docs/protocol.md).
+
+Each message is a dataclass whose fields are, in order, the fixed little-endian fields
+of its body and, for messages that carry one, a variable-length tail (payload bytes or
+UTF-8 text) whose length is the last fixed field on the wire. Newer protocol minor
+versions may append fields after the tail; parsers ignore bytes they do not know.
+
+Pure Python, no Home Assistant imports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from enum import IntEnum, IntFlag
+import struct
+from typing import ClassVar, Final, Self
+
+from .codec import BodyParser, FrameDecoder, encode_frame
+
+PROTOCOL_MAJOR: Final = 1
+PROTOCOL_MINOR: Final = 0
+MAX_PAYLOAD: Final = 1470  # ESP-NOW v2; v1 peers send at most 250
+BROADCAST: Final = b"\xff" * 6
+DEFAULT_BAUDRATE: Final = 921_600
+
+
+class FrameType(IntEnum):
+    """Frame types. 0x01-0x7F travel gateway -> host, 0x81-0xFE host -> gateway."""
+
+    HELLO = 0x01
+    PACKET = 0x02
+    STATS = 0x03
+    SEND_RESULT = 0x04
+    COMMAND_RESULT = 0x05
+    PONG = 0x06
+    LOG = 0x07
+
+    PING = 0x81
+    GET_INFO = 0x82
+    SET_CHANNEL = 0x83
+    SEND = 0x84
+    ADD_PEER = 0x85
+    REMOVE_PEER = 0x86
+
+
+class Capability(IntFlag):
+    """Features a gateway announces in its hello."""
+
+    SEND = 0x01
+    PEERS = 0x02
+    SET_CHANNEL = 0x04
+    ENCRYPTION = 0x08
+    ESPNOW_V2 = 0x10
+    NOISE_FLOOR = 0x20
+    STATS = 0x40
+
+
+class Status(IntEnum):
+    """Result codes of SEND_RESULT and COMMAND_RESULT."""
+
+    OK = 0
+    ERROR = 1
+    NO_ACK = 2
+    UNKNOWN_PEER = 3
+    INVALID_ARGUMENT = 4
+    BUSY = 5
+    NOT_SUPPORTED = 6
+    PEER_TABLE_FULL = 7
+
+
+class LogLevel(IntEnum):
+    """Levels of gateway log lines (ESP-IDF's esp_log_level_t)."""
+
+    ERROR = 1
+    WARNING = 2
+    INFO = 3
+    DEBUG = 4
+    VERBOSE = 5
+
+
+def mac_to_str(mac: bytes) -> str:
+    """Format a 6-byte MAC as AA:BB:CC:DD:EE:FF."""
+    return mac.hex(":").upper()
+
+
+def mac_from_str(text: str) -> bytes:
+    """Parse AA:BB:CC:DD:EE:FF (or with -, or none) into 6 bytes."""
+    mac = bytes.fromhex(text.replace(":", "").replace("-", ""))
+    if len(mac) != 6:
+        raise ValueError(f"not a MAC address: {text!r}")
+    return mac
+
+
+@dataclass(slots=True)
+class Message:
+    """Base class of all messages."""
+
+    TYPE: ClassVar[FrameType]
+    FIXED: ClassVar[struct.Struct] = struct.Struct("<")
+    # None: no tail; "bytes" or "text": the last FIXED field is the tail's length.
+    TAIL: ClassVar[str | None] = None
+    _names: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def parse(cls, buf: bytes, start: int, end: int) -> Self:
+        """Parse a body from ``buf[start:end]``; raise ValueError if malformed."""
+        fixed = cls.FIXED
+        if end - start < fixed.size:
+            raise ValueError(f"{cls.__name__}: body too short")
+        values = fixed.unpack_from(buf, start)
+        make: Callable[..., Self] = cls
+        if cls.TAIL is None:
+            return make(*values)
+        tail_start = start + fixed.size
+        tail_end = tail_start + values[-1]
+        if tail_end > end:
+            raise ValueError(f"{cls.__name__}: tail longer than body")
+        tail = buf[tail_start:tail_end]
+        if cls.TAIL == "text":
+            return make(*values[:-1], tail.decode("utf-8", "replace"))
+        return make(*values[:-1], tail)
+
+    def body(self) -> bytes:
+        """Encode the body of this message."""
+        names = self._names or _field_names(type(self))
+        values = [getattr(self, name) for name in names]
+        if self.TAIL is None:
+            return self.FIXED.pack(*values)
+        tail = values.pop()
+        raw = tail.encode() if isinstance(tail, str) else bytes(tail)
+        return self.FIXED.pack(*values, len(raw)) + raw
+
+    def encode(self) -> bytes:
+        """Encode this message as a complete frame."""
+        return encode_frame(self.TYPE, self.body())
+
+
+def _field_names(cls: type[Message]) -> tuple[str, ...]:
+    names = tuple(f.name for f in fields(cls))
+    cls._names = names
+    return names
+
+
+# --- gateway -> host -----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Hello(Message):
+    """Sent by the gateway at boot and in answer to GET_INFO."""
+
+    TYPE = FrameType.HELLO
+    FIXED = struct.Struct("<BB6sBHIB")
+    TAIL = "text"
+
+    protocol_major: int
+    protocol_minor: int
+    mac: bytes
+    channel: int
+    max_payload: int
+    capabilities: int
+    firmware: str
+
+
+@dataclass(slots=True)
+class Packet(Message):
+    """An ESP-NOW frame received by the gateway's radio."""
+
+    TYPE = FrameType.PACKET
+    FIXED = struct.Struct("<6s6sbbBBIQH")
+    TAIL = "bytes"
+
+    src: bytes
+    dst: bytes
+    rssi: int
+    noise_floor: int  # dBm; 0 when the gateway does not report it
+    channel: int
+    rate: int  # wifi_pkt_rx_ctrl_t.rate
+    seq: int  # per gateway, +1 for every PACKET frame sent to the host
+    timestamp_us: int  # gateway clock, microseconds since boot
+    payload: bytes
+
+
+@dataclass(slots=True)
+class Stats(Message):
+    """Periodic gateway statistics; counters are cumulative since boot."""
+
+    TYPE = FrameType.STATS
+    FIXED = struct.Struct("<IIIIIIIIHH")
+
+    uptime_s: int
+    rx_packets: int
+    rx_dropped: int
+    tx_packets: int
+    tx_failed: int
+    host_frames_bad: int
+    free_heap: int
+    min_free_heap: int
+    queue_peak: int
+    queue_capacity: int
+
+
+@dataclass(slots=True)
+class SendResult(Message):
+    """Outcome of a SEND, after the ESP-NOW send callback."""
+
+    TYPE = FrameType.SEND_RESULT
+    FIXED = struct.Struct("<H6sB")
+
+    request_id: int
+    dst: bytes
+    status: int
+
+
+@dataclass(slots=True)
+class CommandResult(Message):
+    """Outcome of SET_CHANNEL, ADD_PEER or REMOVE_PEER."""
+
+    TYPE = FrameType.COMMAND_RESULT
+    FIXED = struct.Struct("<HBB")
+
+    request_id: int
+    command: int
+    status: int
+
+
+@dataclass(slots=True)
+class Pong(Message):
+    """Answer to PING."""
+
+    TYPE = FrameType.PONG
+    FIXED = struct.Struct("<H")
+
+    request_id: int
+
+
+@dataclass(slots=True)
+class Log(Message):
+    """A log line from the gateway firmware."""
+
+    TYPE = FrameType.LOG
+    FIXED = struct.Struct("<BB")
+    TAIL = "text"
+
+    level: int
+    text: str
+
+
+# --- host -> gateway -----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Ping(Message):
+    """Heartbeat; the gateway answers with PONG carrying the same request id."""
+
+    TYPE = FrameType.PING
+    FIXED = struct.Struct("<H")
+
+    request_id: int
+
+
+@dataclass(slots=True)
+class GetInfo(Message):
+    """Ask for a HELLO."""
+
+    TYPE = FrameType.GET_INFO
+
+
+@dataclass(slots=True)
+class SetChannel(Message):
+    """Move the radio to another Wi-Fi channel (1-14)."""
+
+    TYPE = FrameType.SET_CHANNEL
+    FIXED = struct.Struct("<HB")
+
+    request_id: int
+    channel: int
+
+
+@dataclass(slots=True)
+class Send(Message):
+    """Send a payload to a peer (or FF:FF:FF:FF:FF:FF for broadcast)."""
+
+    TYPE = FrameType.SEND
+    FIXED = struct.Struct("<H6sH")
+    TAIL = "bytes"
+
+    request_id: int
+    dst: bytes
+    payload: bytes
+
+
+@dataclass(slots=True)
+class AddPeer(Message):
+    """Register a peer with the radio (needed for unicast sends and encryption)."""
+
+    TYPE = FrameType.ADD_PEER
+    FIXED = struct.Struct("<H6sBB16s")
+    FLAG_ENCRYPT: ClassVar[int] = 0x01
+
+    request_id: int
+    mac: bytes
+    channel: int  # 0: the gateway's current channel
+    flags: int
+    lmk: bytes  # local master key, 16 bytes; zeros when not encrypted
+
+
+@dataclass(slots=True)
+class RemovePeer(Message):
+    """Unregister a peer."""
+
+    TYPE = FrameType.REMOVE_PEER
+    FIXED = struct.Struct("<H6s")
+
+    request_id: int
+    mac: bytes
+
+
+MESSAGE_TYPES: Final[dict[int, type[Message]]] = {
+    cls.TYPE: cls
+    for cls in (
+        Hello,
+        Packet,
+        Stats,
+        SendResult,
+        CommandResult,
+        Pong,
+        Log,
+        Ping,
+        GetInfo,
+        SetChannel,
+        Send,
+        AddPeer,
+        RemovePeer,
+    )
+}
+
+_PACKET_FIXED: Final = Packet.FIXED
+_PACKET_FIXED_SIZE: Final = Packet.FIXED.size
+
+
+def _parse_packet(buf: bytes, start: int, end: int) -> Packet:
+    """Parse a PACKET body: the hot path, so one unpack and one slice."""
+    src, dst, rssi, noise, channel, rate, seq, ts, length = _PACKET_FIXED.unpack_from(
+        buf, start
+    )
+    tail = start + _PACKET_FIXED_SIZE
+    if tail + length > end or length > MAX_PAYLOAD:
+        raise ValueError("PACKET: bad payload length")
+    return Packet(
+        src, dst, rssi, noise, channel, rate, seq, ts, buf[tail : tail + length]
+    )
+
+
+def parsers(types: range) -> dict[int, BodyParser[Message]]:
+    """Return the body parsers for the message types within ``types``."""
+    table: dict[int, BodyParser[Message]] = {
+        frame_type: cls.parse
+        for frame_type, cls in MESSAGE_TYPES.items()
+        if frame_type in types
+    }
+    if FrameType.PACKET in types:
+        table[FrameType.PACKET] = _parse_packet
+    return table
+
+
+GATEWAY_TO_HOST: Final = range(0x01, 0x80)
+HOST_TO_GATEWAY: Final = range(0x80, 0xFF)
+
+
+def host_decoder() -> FrameDecoder[Message]:
+    """Return a decoder for what a host receives from a gateway."""
+    return FrameDecoder(parsers(GATEWAY_TO_HOST))
+
+
+def gateway_decoder() -> FrameDecoder[Message]:
+    """Return a decoder for what a gateway receives from a host."""
+    return FrameDecoder(parsers(HOST_TO_GATEWAY))
