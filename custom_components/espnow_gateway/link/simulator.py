@@ -1,0 +1,722 @@
+"""Gateway simulator: the gateway side of the link protocol, for tests and develop mode.
+
+It speaks the protocol on a pseudo-terminal (the host opens the slave path, or a stable
+symlink to it, exactly like a USB serial port) or on a TCP port (``socket://host:port``)
+and simulates ESP-NOW peers: BTHome v2, JSON and raw payloads at configurable rates,
+button presses repeated like real remotes do, RSSI drift, bursts, corrupted bytes on
+the wire, and unplugging/replugging the gateway. Everything random comes from one
+seeded ``random.Random``, so a run is reproducible.
+
+Run it from the repository root::
+
+    python -m custom_components.espnow_gateway.link.simulator --link /tmp/espnow-gw
+
+Pure Python, no Home Assistant imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable, Sequence
+import contextlib
+from dataclasses import dataclass, field
+import json
+import logging
+import os
+from pathlib import Path
+import random
+import signal
+import struct
+import sys
+import time
+import tty
+from typing import Final, Literal
+
+from .messages import (
+    BROADCAST,
+    MAX_PAYLOAD,
+    PROTOCOL_MAJOR,
+    PROTOCOL_MINOR,
+    AddPeer,
+    Capability,
+    CommandResult,
+    FrameType,
+    GetInfo,
+    Hello,
+    Log,
+    LogLevel,
+    Message,
+    Packet,
+    Ping,
+    Pong,
+    RemovePeer,
+    Send,
+    SendResult,
+    SetChannel,
+    Stats,
+    Status,
+    gateway_decoder,
+    mac_to_str,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+type PayloadKind = Literal["bthome", "json", "raw"]
+PAYLOAD_KINDS: Final[tuple[PayloadKind, ...]] = ("bthome", "json", "raw")
+ALL_CAPABILITIES: Final = (
+    Capability.SEND
+    | Capability.PEERS
+    | Capability.SET_CHANNEL
+    | Capability.ENCRYPTION
+    | Capability.ESPNOW_V2
+    | Capability.NOISE_FLOOR
+    | Capability.STATS
+)
+_BTHOME_PRESS: Final = 0x01  # BTHome v2 button event "press"
+_MAX_PEERS: Final = 20  # ESP_NOW_MAX_TOTAL_PEER_NUM
+
+
+@dataclass(kw_only=True)
+class SimulatorConfig:
+    """What to simulate. Rates are frames per second, times in seconds."""
+
+    peers: int = 4
+    rate: float = 0.2  # per peer, on average
+    kinds: Sequence[PayloadKind] = PAYLOAD_KINDS  # assigned to peers round-robin
+    raw_size: int = 16
+    button_probability: float = 0.1  # chance that a BTHome/JSON frame carries a press
+    repeats: int = 1  # how many times each button press is sent (remotes repeat)
+    corrupt_rate: float = 0.0  # chance per byte on the wire of a flipped bit
+    burst_every: float | None = None
+    burst_size: int = 20
+    unplug_every: float | None = None
+    unplug_for: float = 2.0
+    stats_interval: float = 10.0
+    tick: float = 0.01
+    seed: int = 0
+    mac: bytes = b"\x24\x6f\x28\x00\x00\x01"
+    channel: int = 1
+    firmware: str = "sim-1.0.0"
+    protocol_major: int = PROTOCOL_MAJOR
+    max_payload: int = MAX_PAYLOAD
+    capabilities: int = ALL_CAPABILITIES
+    hello_on_boot: bool = True
+    backlog_limit: int = 256 * 1024  # bytes the "USB link" buffers before dropping
+
+
+@dataclass
+class SimPeer:
+    """One simulated ESP-NOW node."""
+
+    mac: bytes
+    kind: PayloadKind
+    rssi: float = -60.0
+    packet_id: int = 0
+    temperature: float = 21.0
+    humidity: float = 45.0
+    battery: int = 100
+    credit: float = 0.0  # fractional frames owed by the rate schedule
+
+
+@dataclass
+class SimStats:
+    """Gateway counters reported in STATS."""
+
+    rx_packets: int = 0
+    rx_dropped: int = 0
+    tx_packets: int = 0
+    tx_failed: int = 0
+    queue_peak: int = 0
+    corrupted_frames: int = 0
+    commands: dict[str, int] = field(default_factory=dict)
+
+
+class SimulatedGateway:
+    """The gateway's protocol brain, independent of the byte transport.
+
+    ``write`` is called with every byte string the gateway sends to the host;
+    ``backlog`` tells how many bytes are still waiting to reach the host (to emulate
+    the gateway's bounded queue).
+    """
+
+    def __init__(
+        self,
+        config: SimulatorConfig,
+        write: Callable[[bytes], None],
+        backlog: Callable[[], int] = lambda: 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Initialize with a configuration and a write function."""
+        self.config = config
+        self.rng = random.Random(config.seed)
+        self.stats = SimStats()
+        self.channel = config.channel
+        self.seq = 0
+        self.mute = False  # True: ignore the host entirely (a hung gateway)
+        self.registered: set[bytes] = set()
+        self.received: list[Message] = []  # commands from the host, bounded below
+        self._write = write
+        self._backlog = backlog
+        self._clock = clock
+        self._decoder = gateway_decoder()
+        self._booted = 0.0
+        self.peers = [
+            SimPeer(
+                mac=bytes([0x02, 0x4E, *self.rng.randbytes(3), index & 0xFF]),
+                kind=config.kinds[index % len(config.kinds)],
+                rssi=self.rng.uniform(-80, -45),
+            )
+            for index in range(config.peers)
+        ]
+
+    # ---- host -> gateway --------------------------------------------------------
+
+    @property
+    def host_frames_bad(self) -> int:
+        """Frames from the host that failed the frame checks."""
+        d = self._decoder.stats
+        return d.crc_errors + d.header_errors + d.oversize + d.malformed
+
+    def boot(self) -> None:
+        """Start (or restart) the gateway: sequence from 0, hello if configured."""
+        self._booted = self._clock()
+        self.seq = 0
+        self._decoder.reset()
+        if self.config.hello_on_boot:
+            self.send(self.hello())
+
+    def receive(self, data: bytes) -> None:
+        """Handle bytes from the host."""
+        for msg in self._decoder.feed(data):
+            if self.mute:
+                continue
+            name = type(msg).__name__
+            self.stats.commands[name] = self.stats.commands.get(name, 0) + 1
+            if len(self.received) < 1000:
+                self.received.append(msg)
+            self._answer(msg)
+
+    def _answer(self, msg: Message) -> None:
+        match msg:
+            case Ping():
+                self.send(Pong(msg.request_id))
+            case GetInfo():
+                self.send(self.hello())
+            case SetChannel():
+                ok = 1 <= msg.channel <= 14
+                if ok:
+                    self.channel = msg.channel
+                self._result(msg.request_id, FrameType.SET_CHANNEL, ok)
+            case Send():
+                self.send(SendResult(msg.request_id, msg.dst, self._send_status(msg)))
+            case AddPeer():
+                if (
+                    msg.mac not in self.registered
+                    and len(self.registered) >= _MAX_PEERS
+                ):
+                    status = Status.PEER_TABLE_FULL
+                else:
+                    self.registered.add(msg.mac)
+                    status = Status.OK
+                self.send(CommandResult(msg.request_id, FrameType.ADD_PEER, status))
+            case RemovePeer():
+                known = msg.mac in self.registered
+                self.registered.discard(msg.mac)
+                status = Status.OK if known else Status.UNKNOWN_PEER
+                self.send(CommandResult(msg.request_id, FrameType.REMOVE_PEER, status))
+            case _:
+                pass
+
+    def _send_status(self, msg: Send) -> Status:
+        if len(msg.payload) > self.config.max_payload:
+            return Status.INVALID_ARGUMENT
+        if msg.dst != BROADCAST and msg.dst not in {p.mac for p in self.peers}:
+            self.stats.tx_failed += 1
+            return Status.NO_ACK
+        self.stats.tx_packets += 1
+        return Status.OK
+
+    def _result(self, request_id: int, command: FrameType, ok: bool) -> None:
+        status = Status.OK if ok else Status.INVALID_ARGUMENT
+        self.send(CommandResult(request_id, command, status))
+
+    # ---- gateway -> host --------------------------------------------------------
+
+    def hello(self) -> Hello:
+        """Return this gateway's hello."""
+        cfg = self.config
+        return Hello(
+            cfg.protocol_major,
+            PROTOCOL_MINOR,
+            cfg.mac,
+            self.channel,
+            cfg.max_payload,
+            cfg.capabilities,
+            cfg.firmware,
+        )
+
+    def gateway_stats(self) -> Stats:
+        """Return the STATS message for now."""
+        s = self.stats
+        return Stats(
+            int(self._clock() - self._booted),
+            s.rx_packets,
+            s.rx_dropped,
+            s.tx_packets,
+            s.tx_failed,
+            self.host_frames_bad,
+            200_000 - 40 * len(self.registered),
+            180_000,
+            s.queue_peak,
+            32,
+        )
+
+    def log(self, level: LogLevel, text: str) -> None:
+        """Send a log line."""
+        self.send(Log(level, text))
+
+    def send(self, msg: Message) -> None:
+        """Send a message to the host (unless muted)."""
+        if not self.mute:
+            self._emit(msg.encode())
+
+    def _emit(self, frame: bytes) -> None:
+        rate = self.config.corrupt_rate
+        if rate and self.rng.random() < 1 - (1 - rate) ** len(frame):
+            self.stats.corrupted_frames += 1
+            damaged = bytearray(frame)
+            damaged[self.rng.randrange(len(frame))] ^= 1 << self.rng.randrange(8)
+            frame = bytes(damaged)
+        self._write(frame)
+
+    def packet(self, src: bytes, payload: bytes, rssi: int = -60) -> bool:
+        """Forward one received ESP-NOW frame to the host; False if the queue dropped it."""
+        self.stats.rx_packets += 1
+        if self.mute or self._backlog() > self.config.backlog_limit:
+            self.stats.rx_dropped += 1
+            return False
+        frame = Packet(
+            src,
+            BROADCAST,
+            rssi,
+            -95,
+            self.channel,
+            0,
+            self.seq,
+            int((self._clock() - self._booted) * 1_000_000),
+            payload,
+        ).encode()
+        self.seq = (self.seq + 1) & 0xFFFFFFFF
+        self._emit(frame)
+        return True
+
+    # ---- simulated peers --------------------------------------------------------
+
+    def peer_payload(self, peer: SimPeer, *, press: bool = False) -> bytes:
+        """Build the next payload of ``peer`` (advances its state)."""
+        rng = self.rng
+        peer.packet_id = (peer.packet_id + 1) & 0xFF
+        peer.temperature = min(35.0, max(5.0, peer.temperature + rng.gauss(0, 0.05)))
+        peer.humidity = min(95.0, max(10.0, peer.humidity + rng.gauss(0, 0.2)))
+        if rng.random() < 0.001:
+            peer.battery = max(0, peer.battery - 1)
+        if peer.kind == "bthome":
+            body = struct.pack(
+                "<BBBBBhBH",
+                0x00,
+                peer.packet_id,
+                0x01,
+                peer.battery,
+                0x02,
+                round(peer.temperature * 100),
+                0x03,
+                round(peer.humidity * 100),
+            )
+            if press:
+                body += bytes((0x3A, _BTHOME_PRESS))
+            return b"\x40" + body
+        if peer.kind == "json":
+            doc: dict[str, object] = {
+                "temperature": round(peer.temperature, 2),
+                "humidity": round(peer.humidity, 1),
+                "battery": peer.battery,
+                "seq": peer.packet_id,
+            }
+            if press:
+                doc["button"] = "press"
+            return json.dumps(doc, separators=(",", ":")).encode()
+        return rng.randbytes(self.config.raw_size)
+
+    def emit_from(self, peer: SimPeer, *, press: bool | None = None) -> int:
+        """Send one frame of ``peer`` (repeated if it is a button press); return frames."""
+        if press is None:
+            press = (
+                peer.kind != "raw"
+                and self.rng.random() < self.config.button_probability
+            )
+        payload = self.peer_payload(peer, press=press)
+        peer.rssi = min(-30.0, max(-95.0, peer.rssi + self.rng.gauss(0, 1.0)))
+        count = self.config.repeats if press else 1
+        for _ in range(count):
+            self.packet(peer.mac, payload, round(peer.rssi))
+        return count
+
+    def emit_traffic(self, frames: int) -> None:
+        """Send ``frames`` peer frames at once, round-robin over the peers."""
+        peers = self.peers
+        for index in range(frames):
+            peer = peers[index % len(peers)]
+            self.packet(peer.mac, self.peer_payload(peer), round(peer.rssi))
+
+    def advance(self, elapsed: float) -> int:
+        """Send what the peers' rates owe for ``elapsed`` seconds; return frames sent."""
+        sent = 0
+        for peer in self.peers:
+            peer.credit += self.config.rate * elapsed * self.rng.uniform(0.5, 1.5)
+            while peer.credit >= 1.0:
+                peer.credit -= 1.0
+                sent += self.emit_from(peer)
+        return sent
+
+
+def _loop_time() -> float:
+    return asyncio.get_running_loop().time()
+
+
+class PtyGateway:
+    """A simulated gateway behind a pseudo-terminal.
+
+    The host opens ``path`` (the pty slave) or ``link`` (a symlink to it, like
+    /dev/serial/by-id). ``unplug()`` closes the pty, which the host sees as EIO, and
+    removes the link; ``plug()`` creates a new pty behind the same link.
+    """
+
+    def __init__(self, config: SimulatorConfig, link: Path | None = None) -> None:
+        """Initialize; call ``plug()`` to create the pty."""
+        self.config = config
+        self.link = link
+        self.path: str | None = None
+        self.gateway = SimulatedGateway(config, self._write, self._pending, _loop_time)
+        self._master: int | None = None
+        self._slave: int | None = None
+        self._buffer = bytearray()
+        self._drained = asyncio.Event()
+        self._drained.set()
+
+    @property
+    def plugged(self) -> bool:
+        """Whether the pty exists."""
+        return self._master is not None
+
+    @property
+    def url(self) -> str:
+        """What the host should open."""
+        if self.link is not None:
+            return str(self.link)
+        assert self.path is not None
+        return self.path
+
+    def plug(self) -> str:
+        """Create the pty (and link); boot the gateway. Return the url."""
+        if self._master is not None:
+            return self.url
+        loop = asyncio.get_running_loop()
+        master, slave = os.openpty()
+        tty.setraw(slave)  # no echo or line editing, even before the host opens it
+        os.set_blocking(master, False)
+        self._master, self._slave = master, slave
+        self.path = os.ttyname(slave)
+        if self.link is not None:
+            tmp = self.link.with_name(self.link.name + ".tmp")
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            tmp.symlink_to(self.path)
+            tmp.replace(self.link)
+        loop.add_reader(master, self._readable)
+        self.gateway.boot()
+        return self.url
+
+    def unplug(self) -> None:
+        """Close the pty as a USB unplug would."""
+        if self._master is None:
+            return
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(self._master)
+        loop.remove_writer(self._master)
+        os.close(self._master)
+        if self._slave is not None:
+            os.close(self._slave)
+        self._master = self._slave = None
+        self._buffer.clear()
+        self._drained.set()
+        if self.link is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.link.unlink()
+
+    def _pending(self) -> int:
+        return len(self._buffer)
+
+    def _readable(self) -> None:
+        assert self._master is not None
+        try:
+            data = os.read(self._master, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""  # EIO: nobody has the slave open; cannot happen while we hold it
+        if data:
+            self.gateway.receive(data)
+
+    def _write(self, data: bytes) -> None:
+        if self._master is None:
+            return
+        if not self._buffer:
+            try:
+                written = os.write(self._master, data)
+            except BlockingIOError:
+                written = 0
+            if written == len(data):
+                return
+            data = data[written:]
+            asyncio.get_running_loop().add_writer(self._master, self._writable)
+            self._drained.clear()
+        self._buffer += data
+
+    def _writable(self) -> None:
+        assert self._master is not None
+        try:
+            written = os.write(self._master, self._buffer)
+        except BlockingIOError:
+            return
+        del self._buffer[:written]
+        if not self._buffer:
+            asyncio.get_running_loop().remove_writer(self._master)
+            self._drained.set()
+
+    async def drain(self) -> None:
+        """Wait until everything written has gone into the pty."""
+        await self._drained.wait()
+
+    def close(self) -> None:
+        """Unplug for good."""
+        self.unplug()
+
+
+class TcpGateway:
+    """A simulated gateway on a TCP port (``socket://host:port``), one host at a time."""
+
+    def __init__(
+        self, config: SimulatorConfig, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        """Initialize; call ``start()``."""
+        self.config = config
+        self.host = host
+        self.port = port
+        self.gateway = SimulatedGateway(config, self._write, self._pending, _loop_time)
+        self._server: asyncio.Server | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def url(self) -> str:
+        """What the host should open."""
+        return f"socket://{self.host}:{self.port}"
+
+    @property
+    def plugged(self) -> bool:
+        """Whether the server accepts hosts."""
+        return self._server is not None
+
+    async def start(self) -> str:
+        """Listen; return the url."""
+        self._server = await asyncio.start_server(self._client, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.gateway.boot()
+        return self.url
+
+    async def _client(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._writer = writer
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            while data := await reader.read(65536):
+                self.gateway.receive(data)
+        except ConnectionError:
+            pass
+        finally:
+            self._tasks.discard(task)
+            if self._writer is writer:
+                self._writer = None
+            writer.close()
+
+    def _pending(self) -> int:
+        writer = self._writer
+        return writer.transport.get_write_buffer_size() if writer is not None else 0
+
+    def _write(self, data: bytes) -> None:
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.write(data)
+
+    async def drain(self) -> None:
+        """Wait until the socket buffer has room."""
+        if self._writer is not None:
+            with contextlib.suppress(ConnectionError):
+                await self._writer.drain()
+
+    def unplug(self) -> None:
+        """Drop the host's connection."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    async def stop(self) -> None:
+        """Close the server and any connection."""
+        self.unplug()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for task in list(self._tasks):
+            task.cancel()
+
+
+async def run_traffic(
+    endpoint: PtyGateway | TcpGateway, *, duration: float | None = None
+) -> None:
+    """Drive the simulated peers in real time (plus bursts, stats and unplugs)."""
+    cfg = endpoint.config
+    gateway = endpoint.gateway
+    loop = asyncio.get_running_loop()
+    start = last = loop.time()
+    next_stats = start + cfg.stats_interval
+    next_burst = start + cfg.burst_every if cfg.burst_every else None
+    next_unplug = start + cfg.unplug_every if cfg.unplug_every else None
+    replug_at: float | None = None
+    while duration is None or loop.time() - start < duration:
+        await asyncio.sleep(cfg.tick)
+        now = loop.time()
+        if replug_at is not None and now >= replug_at:
+            replug_at = None
+            if isinstance(endpoint, PtyGateway):
+                endpoint.plug()
+            _LOGGER.info("Replugged: %s", endpoint.url)
+        if next_unplug is not None and now >= next_unplug and replug_at is None:
+            next_unplug = now + cfg.unplug_every if cfg.unplug_every else None
+            endpoint.unplug()
+            _LOGGER.info("Unplugged for %.1f s", cfg.unplug_for)
+            replug_at = now + cfg.unplug_for
+        if not endpoint.plugged:
+            last = now
+            continue
+        gateway.advance(now - last)
+        last = now
+        if next_burst is not None and now >= next_burst:
+            next_burst = now + (cfg.burst_every or 0)
+            gateway.emit_traffic(cfg.burst_size)
+        if now >= next_stats:
+            next_stats = now + cfg.stats_interval
+            gateway.send(gateway.gateway_stats())
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m custom_components.espnow_gateway.link.simulator",
+        description="Simulate an ESP-NOW USB gateway on a pseudo-terminal or TCP port.",
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--link", type=Path, help="stable symlink to the pty (e.g. /tmp/espnow-gw)"
+    )
+    where.add_argument(
+        "--tcp", metavar="HOST:PORT", help="listen on TCP instead of a pty"
+    )
+    parser.add_argument("--peers", type=int, default=4)
+    parser.add_argument("--rate", type=float, default=0.2, help="frames/s per peer")
+    parser.add_argument(
+        "--kinds", default="bthome,json,raw", help="payload kinds, round-robin"
+    )
+    parser.add_argument("--raw-size", type=int, default=16)
+    parser.add_argument("--button-probability", type=float, default=0.1)
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="copies of each button press"
+    )
+    parser.add_argument(
+        "--corrupt-rate", type=float, default=0.0, help="bit flips per byte"
+    )
+    parser.add_argument("--burst-every", type=float, default=None)
+    parser.add_argument("--burst-size", type=int, default=20)
+    parser.add_argument("--unplug-every", type=float, default=None)
+    parser.add_argument("--unplug-for", type=float, default=2.0)
+    parser.add_argument("--channel", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--duration", type=float, default=None, help="stop after N seconds"
+    )
+    args = parser.parse_args(argv)
+    kinds = tuple(args.kinds.split(","))
+    if not kinds or any(kind not in PAYLOAD_KINDS for kind in kinds):
+        parser.error(f"--kinds: choose from {','.join(PAYLOAD_KINDS)}")
+    args.kinds = kinds
+    return args
+
+
+async def _main(args: argparse.Namespace) -> None:
+    config = SimulatorConfig(
+        peers=args.peers,
+        rate=args.rate,
+        kinds=args.kinds,
+        raw_size=args.raw_size,
+        button_probability=args.button_probability,
+        repeats=args.repeats,
+        corrupt_rate=args.corrupt_rate,
+        burst_every=args.burst_every,
+        burst_size=args.burst_size,
+        unplug_every=args.unplug_every,
+        unplug_for=args.unplug_for,
+        channel=args.channel,
+        seed=args.seed,
+    )
+    endpoint: PtyGateway | TcpGateway
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        endpoint = TcpGateway(config, host or "127.0.0.1", int(port))
+        url = await endpoint.start()
+    else:
+        endpoint = PtyGateway(config, args.link)
+        url = endpoint.plug()
+    print(f"Simulated gateway {mac_to_str(config.mac)} listening on {url}", flush=True)  # noqa: T201
+    for peer in endpoint.gateway.peers:
+        print(f"  peer {mac_to_str(peer.mac)}: {peer.kind}", flush=True)  # noqa: T201
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    traffic = asyncio.create_task(run_traffic(endpoint, duration=args.duration))
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait({traffic, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    traffic.cancel()
+    stopper.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await traffic
+    if isinstance(endpoint, TcpGateway):
+        await endpoint.stop()
+    else:
+        endpoint.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point."""
+    args = _parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    asyncio.run(_main(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

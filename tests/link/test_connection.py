@@ -1,0 +1,441 @@
+"""The gateway connection against the simulator on a real pseudo-terminal."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+import contextlib
+import dataclasses
+from pathlib import Path
+import random
+
+import pytest
+
+from custom_components.espnow_gateway.link.connection import (
+    CommandFailedError,
+    ConnectError,
+    ConnectErrorReason,
+    GatewayBusyError,
+    GatewayConnection,
+    GatewayTimeoutError,
+    LinkConfig,
+    LinkState,
+    NotConnectedError,
+    probe,
+)
+from custom_components.espnow_gateway.link.messages import (
+    BROADCAST,
+    Capability,
+    Hello,
+    Log,
+    LogLevel,
+    Packet,
+    Send,
+    Stats,
+    Status,
+)
+from custom_components.espnow_gateway.link.simulator import PtyGateway, SimulatorConfig
+
+from .conftest import FAST, Recorder
+
+type Factory = Callable[..., GatewayConnection]
+
+
+async def test_hello_handshake(
+    gateway: PtyGateway, make_connection: Factory, recorder: Recorder
+) -> None:
+    conn = make_connection(gateway.url)
+    hello = await conn.connect()
+    assert hello.mac == gateway.config.mac
+    assert hello.firmware == "sim-1.0.0"
+    assert hello.capabilities & Capability.SEND
+    assert conn.info == hello
+    assert conn.connected
+    assert recorder.states == [LinkState.CONNECTING, LinkState.CONNECTED]
+    await conn.close()
+    assert conn.state is LinkState.CLOSED
+    # The port is released: an exclusive open succeeds again.
+    assert (await probe(gateway.url)).mac == gateway.config.mac
+
+
+async def test_stream_10000_frames_without_loss(
+    gateway: PtyGateway, make_connection: Factory, recorder: Recorder
+) -> None:
+    conn = make_connection(gateway.url)
+    await conn.connect()
+    for _ in range(20):
+        gateway.gateway.emit_traffic(500)
+        await gateway.drain()
+    await recorder.wait_for(lambda: len(recorder.packets) >= 10_000)
+    seqs = [p.seq for p in recorder.packets]
+    assert seqs == list(range(10_000))
+    assert all(len(p.payload) == 250 for p in recorder.packets)
+    assert conn.stats.packets == 10_000
+    assert conn.stats.packets_lost == 0
+    assert gateway.gateway.stats.rx_dropped == 0
+    decoder = conn.stats.decoder
+    assert (decoder.crc_errors, decoder.header_errors, decoder.bytes_skipped) == (
+        0,
+        0,
+        0,
+    )
+
+
+async def test_corrupted_bytes_lose_only_the_damaged_frames(
+    gateway: PtyGateway, make_connection: Factory, recorder: Recorder
+) -> None:
+    conn = make_connection(gateway.url)
+    await conn.connect()
+    sim = gateway.gateway
+    sent_payloads: list[bytes] = []
+    sim.config.corrupt_rate = 0.0005
+    for index in range(2000):
+        payload = index.to_bytes(4, "little") * 8
+        sent_payloads.append(payload)
+        sim.packet(b"\x02" * 6, payload)
+        if index % 200 == 0:
+            await gateway.drain()
+    sim.config.corrupt_rate = 0.0
+    sim.packet(b"\x02" * 6, b"last")  # a clean frame ends the gap accounting
+    await gateway.drain()
+    await recorder.wait_for(
+        lambda: bool(recorder.packets) and recorder.packets[-1].payload == b"last"
+    )
+    damaged = sim.stats.corrupted_frames
+    assert damaged > 5
+    assert len(recorder.packets) == 2001 - damaged
+    assert conn.stats.packets_lost == damaged
+    # Whatever arrived is exactly what was sent, in order.
+    delivered = [p.payload for p in recorder.packets[:-1]]
+    assert delivered == [sent_payloads[p.seq] for p in recorder.packets[:-1]]
+    decoder = conn.stats.decoder
+    # A damaged SOF is just skipped; any other damage is also caught by a check.
+    assert decoder.crc_errors + decoder.header_errors + decoder.oversize <= damaged
+    assert decoder.bytes_skipped >= damaged
+
+
+async def test_unplug_and_replug(
+    gateway: PtyGateway, make_connection: Factory, recorder: Recorder
+) -> None:
+    conn = make_connection(gateway.url)
+    await conn.connect()
+    runner = asyncio.create_task(conn.run())
+    gateway.unplug()
+    await recorder.wait_for(lambda: conn.state is not LinkState.CONNECTED)
+    assert conn.stats.disconnects == 1
+    assert not Path(gateway.url).exists()
+    # While unplugged, attempts fail (port not found) and back off.
+    await recorder.wait_for(lambda: conn.stats.connect_failures >= 2)
+    gateway.plug()  # a new pty behind the same link
+    conn.reconnect_now()
+    await recorder.wait_for(lambda: conn.state is LinkState.CONNECTED)
+    assert conn.stats.connects == 2
+    gateway.gateway.emit_traffic(10)
+    await recorder.wait_for(lambda: len(recorder.packets) >= 10)
+    assert [p.seq for p in recorder.packets] == list(range(10))
+    await conn.close()
+    await asyncio.wait_for(runner, 5)
+
+
+async def test_run_connects_by_itself_and_stops_on_close(
+    gateway: PtyGateway, make_connection: Factory, recorder: Recorder
+) -> None:
+    conn = make_connection(gateway.url)
+    runner = asyncio.create_task(conn.run())
+    await recorder.wait_for(lambda: conn.connected)
+    await conn.close()
+    await asyncio.wait_for(runner, 5)
+    assert runner.done()
+    with pytest.raises(NotConnectedError):
+        await conn.connect()
+
+
+async def test_hello_timeout(tmp_path: Path, make_connection: Factory) -> None:
+    pty = PtyGateway(SimulatorConfig(hello_on_boot=False), tmp_path / "gw")
+    pty.plug()
+    pty.gateway.mute = True
+    try:
+        conn = make_connection(pty.url, dataclasses.replace(FAST, hello_timeout=0.05))
+        with pytest.raises(ConnectError) as err:
+            await conn.connect()
+        assert err.value.reason is ConnectErrorReason.NO_HELLO
+        assert conn.state is LinkState.DISCONNECTED
+        assert conn.stats.connect_failures == 1
+        # The port was released.
+        pty.gateway.mute = False
+        assert (await probe(pty.url)).firmware == "sim-1.0.0"
+    finally:
+        pty.close()
+
+
+async def test_unsupported_protocol_version(
+    tmp_path: Path, make_connection: Factory
+) -> None:
+    pty = PtyGateway(SimulatorConfig(protocol_major=2), tmp_path / "gw")
+    pty.plug()
+    try:
+        with pytest.raises(ConnectError) as err:
+            await make_connection(pty.url).connect()
+        assert err.value.reason is ConnectErrorReason.UNSUPPORTED_VERSION
+        assert err.value.hello is not None
+        assert err.value.hello.protocol_major == 2
+    finally:
+        pty.close()
+
+
+async def test_port_not_found(tmp_path: Path, make_connection: Factory) -> None:
+    with pytest.raises(ConnectError) as err:
+        await make_connection(str(tmp_path / "nothing")).connect()
+    assert err.value.reason is ConnectErrorReason.NOT_FOUND
+
+
+async def test_port_busy(gateway: PtyGateway, make_connection: Factory) -> None:
+    first = make_connection(gateway.url)
+    await first.connect()
+    with pytest.raises(ConnectError) as err:
+        await make_connection(gateway.url).connect()
+    assert err.value.reason is ConnectErrorReason.BUSY
+    assert first.connected
+
+
+async def test_unknown_scheme_cannot_open(make_connection: Factory) -> None:
+    with pytest.raises(ConnectError) as err:
+        await make_connection("nonsense://device").connect()
+    assert err.value.reason is ConnectErrorReason.OPEN_FAILED
+
+
+async def test_dead_link_detected(
+    gateway: PtyGateway, make_connection: Factory, recorder: Recorder
+) -> None:
+    config = dataclasses.replace(FAST, ping_interval=0.02, dead_after=0.1)
+    conn = make_connection(gateway.url, config)
+    await conn.connect()
+    await recorder.wait_for(lambda: conn.stats.pongs >= 2)
+    assert conn.stats.rtt_ms is not None
+    gateway.gateway.mute = True  # the gateway hangs: the port stays open, nothing comes
+    await recorder.wait_for(lambda: conn.state is LinkState.DISCONNECTED)
+    assert conn.stats.dead_links == 1
+    assert conn.stats.disconnects == 1
+    # The port was let go of, so the next attempt can open it again.
+    gateway.gateway.mute = False
+    await conn.connect()
+    assert conn.connected
+
+
+async def test_commands_and_results(
+    gateway: PtyGateway, make_connection: Factory
+) -> None:
+    conn = make_connection(gateway.url)
+    await conn.connect()
+    peer = gateway.gateway.peers[0].mac
+    await conn.send(peer, b"hello")
+    await conn.send(BROADCAST, b"all")
+    with pytest.raises(CommandFailedError) as err:
+        await conn.send(b"\x01\x02\x03\x04\x05\x06", b"nobody")
+    assert err.value.status == Status.NO_ACK
+    assert err.value.status_name == "no_ack"
+    with pytest.raises(CommandFailedError):
+        await conn.send(peer, bytes(1471))
+    await conn.set_channel(6)
+    assert conn.info is not None
+    assert conn.info.channel == 6
+    assert gateway.gateway.channel == 6
+    with pytest.raises(CommandFailedError):
+        await conn.set_channel(15)
+    await conn.add_peer(peer, lmk=bytes(range(16)))
+    await conn.remove_peer(peer)
+    with pytest.raises(CommandFailedError) as err:
+        await conn.remove_peer(peer)
+    assert err.value.status == Status.UNKNOWN_PEER
+    with pytest.raises(CommandFailedError):
+        await conn.add_peer(peer, lmk=b"short")
+    assert await conn.ping() >= 0
+    sent = [m for m in gateway.gateway.received if isinstance(m, Send)]
+    assert [m.payload for m in sent] == [b"hello", b"all", b"nobody"]
+
+
+async def test_capabilities_are_respected(
+    tmp_path: Path, make_connection: Factory
+) -> None:
+    pty = PtyGateway(
+        SimulatorConfig(capabilities=int(Capability.STATS)), tmp_path / "gw"
+    )
+    pty.plug()
+    try:
+        conn = make_connection(pty.url)
+        await conn.connect()
+        for call in (
+            conn.send(BROADCAST, b"x"),
+            conn.set_channel(3),
+            conn.remove_peer(BROADCAST),
+        ):
+            with pytest.raises(CommandFailedError) as err:
+                await call
+            assert err.value.status == Status.NOT_SUPPORTED
+        assert pty.gateway.received == [pty.gateway.received[0]]  # only GET_INFO
+    finally:
+        pty.close()
+
+
+async def test_command_timeout_and_not_connected(
+    gateway: PtyGateway, make_connection: Factory
+) -> None:
+    conn = make_connection(gateway.url, dataclasses.replace(FAST, command_timeout=0.05))
+    with pytest.raises(NotConnectedError):
+        await conn.ping()
+    await conn.connect()
+    gateway.gateway.mute = True
+    with pytest.raises(GatewayTimeoutError):
+        await conn.ping()
+    assert not conn._pending
+
+
+async def test_pending_commands_fail_when_the_link_drops(
+    gateway: PtyGateway, make_connection: Factory
+) -> None:
+    conn = make_connection(gateway.url)
+    await conn.connect()
+    gateway.gateway.mute = True
+    pending = asyncio.create_task(conn.ping())
+    await asyncio.sleep(0)
+    gateway.unplug()
+    with pytest.raises(NotConnectedError):
+        await pending
+
+
+async def test_outgoing_queue_is_bounded(
+    gateway: PtyGateway, make_connection: Factory
+) -> None:
+    config = dataclasses.replace(
+        FAST, max_pending=400, max_queued_frames=4, command_timeout=30
+    )
+    conn = make_connection(gateway.url, config)
+    await conn.connect()
+    loop = asyncio.get_running_loop()
+    assert gateway._master is not None
+    loop.remove_reader(gateway._master)  # the gateway stops reading: the link stalls
+    peer = gateway.gateway.peers[0].mac
+    calls = [asyncio.create_task(conn.send(peer, bytes(1400))) for _ in range(300)]
+    await asyncio.sleep(0.05)
+    busy = [
+        t for t in calls if t.done() and isinstance(t.exception(), GatewayBusyError)
+    ]
+    assert busy, "a stalled link must refuse commands once the queue is full"
+    assert conn.stats.send_queue_full == len(busy)
+    assert conn.stats.send_queue_peak == 4
+    loop.add_reader(
+        gateway._master, gateway._readable
+    )  # it reads again: the rest completes
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    delivered = [r for r in results if r is None]
+    assert len(delivered) == 300 - len(busy)
+
+
+async def test_unsolicited_hello_and_stats_and_logs(
+    gateway: PtyGateway, make_connection: Factory, recorder: Recorder
+) -> None:
+    conn = make_connection(gateway.url)
+    await conn.connect()
+    sim = gateway.gateway
+    sim.emit_traffic(3)
+    sim.boot()  # the gateway restarts: hello again, sequence from 0
+    sim.emit_traffic(2)
+    sim.send(dataclasses.replace(sim.gateway_stats(), uptime_s=12))
+    sim.log(LogLevel.WARNING, "queue almost full")
+    await recorder.wait_for(lambda: any(isinstance(m, Log) for m in recorder.messages))
+    assert [p.seq for p in recorder.packets] == [0, 1, 2, 0, 1]
+    assert conn.stats.packets_lost == 0
+    assert conn.stats.seq_resets == 0
+    assert conn.stats.gateway_restarts == 1
+    assert conn.stats.gateway_logs == 1
+    assert isinstance(conn.gateway_stats, Stats)
+    assert conn.gateway_stats.uptime_s == 12
+    assert [type(m) for m in recorder.messages] == [Hello, Stats, Log]
+
+
+async def test_sequence_gaps_and_resets_are_counted(
+    gateway: PtyGateway, make_connection: Factory, recorder: Recorder
+) -> None:
+    conn = make_connection(gateway.url)
+    await conn.connect()
+    sim = gateway.gateway
+    for seq in (0xFFFFFFFE, 0xFFFFFFFF, 0, 1, 5, 2):
+        sim.seq = seq
+        sim.packet(b"\x02" * 6, b"x")
+    await recorder.wait_for(lambda: len(recorder.packets) == 6)
+    assert (
+        conn.stats.packets_lost == 3
+    )  # 2, 3 and 4; the wrap loses nothing; 5 -> 2 resets
+    assert conn.stats.seq_resets == 1
+
+
+async def test_callback_errors_do_not_break_the_link(gateway: PtyGateway) -> None:
+    calls: list[int] = []
+
+    def broken(packet: object) -> None:
+        calls.append(1)
+        raise RuntimeError("bug in a consumer")
+
+    conn = GatewayConnection(
+        gateway.url, on_packet=broken, on_message=broken, config=FAST
+    )
+    try:
+        await conn.connect()
+        gateway.gateway.emit_traffic(5)
+        gateway.gateway.log(LogLevel.INFO, "x")
+        async with asyncio.timeout(10):
+            while len(calls) < 6:
+                await asyncio.sleep(0.01)
+        assert conn.stats.callback_errors == 6
+        assert conn.connected
+    finally:
+        await conn.close()
+
+
+async def test_gateway_switching_to_unsupported_major_drops_link(
+    gateway: PtyGateway, make_connection: Factory, recorder: Recorder
+) -> None:
+    conn = make_connection(gateway.url)
+    await conn.connect()
+    gateway.gateway.config.protocol_major = 9
+    gateway.gateway.boot()
+    await recorder.wait_for(lambda: conn.state is LinkState.DISCONNECTED)
+
+
+def test_backoff_is_capped_exponential_with_jitter() -> None:
+    config = LinkConfig(reconnect_min=1.0, reconnect_max=30.0)
+    conn = GatewayConnection(
+        "/dev/null", on_packet=lambda p: None, config=config, rng=random.Random(1)
+    )
+    delays = [conn.backoff_delay(n) for n in range(1, 12)]
+    for attempt, delay in enumerate(delays, start=1):
+        ceiling = min(30.0, 2 ** (attempt - 1))
+        assert ceiling / 2 <= delay <= ceiling
+    assert max(delays) <= 30.0
+    assert len(set(delays)) == len(delays)  # jittered
+    assert conn.backoff_delay(10_000) <= 30.0
+
+
+async def test_close_is_idempotent_and_safe_without_connect() -> None:
+    conn = GatewayConnection("/dev/null", on_packet=lambda p: None)
+    await conn.close()
+    await conn.close()
+    assert conn.state is LinkState.CLOSED
+    with contextlib.suppress(NotConnectedError):
+        await conn.ping()
+
+
+async def test_frame_behind_a_truncated_one_arrives_when_the_line_goes_quiet(
+    gateway: PtyGateway, make_connection: Factory, recorder: Recorder
+) -> None:
+    config = dataclasses.replace(FAST, partial_frame_timeout=0.02)
+    conn = make_connection(gateway.url, config)
+    await conn.connect()
+    sim = gateway.gateway
+    long_frame = Packet(b"\x02" * 6, BROADCAST, 0, 0, 1, 0, 0, 0, bytes(1000)).encode()
+    truncated = long_frame[:8]  # the rest of this frame was lost on the wire
+    gateway._write(truncated)
+    sim.packet(b"\x02" * 6, b"press")  # a short frame: it cannot fill the bogus length
+    await recorder.wait_for(lambda: len(recorder.packets) == 1)
+    assert recorder.packets[0].payload == b"press"
+    assert conn.stats.decoder.stale_partials == 1
