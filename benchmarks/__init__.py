@@ -1,0 +1,1 @@
+"""Benchmarks: every figure is reported as a ratio to a baseline measured in the same run."""
