@@ -310,3 +310,15 @@ def test_stats_as_dict() -> None:
     decoder.feed(b"xx" + Pong(1).encode())
     assert decoder.stats.as_dict()["frames"] == 1
     assert decoder.stats.as_dict()["bytes_skipped"] == 2
+
+
+def test_tails_longer_than_their_length_field_are_refused() -> None:
+    with pytest.raises(ValueError, match="tail"):
+        Log(3, "x" * 256).encode()
+    assert len(Log(3, "x" * 255).encode()) == OVERHEAD + 2 + 255
+
+
+def test_type_0x80_is_not_a_host_command() -> None:
+    decoder = gateway_decoder()
+    assert decoder.feed(encode_frame(0x80, b"") + Ping(1).encode()) == [Ping(1)]
+    assert decoder.stats.unknown_types == 1

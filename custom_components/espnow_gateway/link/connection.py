@@ -15,6 +15,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 import contextlib
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 import errno
@@ -647,7 +648,7 @@ class GatewayConnection:
             raise CommandFailedError(Status.INVALID_ARGUMENT)
         self._check(await self._request(lambda rid: SetChannel(rid, channel)))
         if self.info is not None:
-            self.info.channel = channel
+            self.info = dataclasses.replace(self.info, channel=channel)
 
     async def add_peer(
         self, mac: bytes, *, channel: int = 0, lmk: bytes | None = None

@@ -129,6 +129,11 @@ class Message:
             return self.FIXED.pack(*values)
         tail = values.pop()
         raw = tail.encode() if isinstance(tail, str) else bytes(tail)
+        limit = 0xFF if self.FIXED.format.endswith("B") else 0xFFFF
+        if len(raw) > limit:
+            raise ValueError(
+                f"{type(self).__name__}: tail of {len(raw)} bytes > {limit}"
+            )
         return self.FIXED.pack(*values, len(raw)) + raw
 
     def encode(self) -> bytes:
@@ -365,7 +370,7 @@ def parsers(types: range) -> dict[int, BodyParser[Message]]:
 
 
 GATEWAY_TO_HOST: Final = range(0x01, 0x80)
-HOST_TO_GATEWAY: Final = range(0x80, 0xFF)
+HOST_TO_GATEWAY: Final = range(0x81, 0xFF)
 
 
 def host_decoder() -> FrameDecoder[Message]:
