@@ -1,0 +1,443 @@
+"""BTHome v2 payloads received over ESP-NOW, decoded with bthome-ble.
+
+The ESP-NOW payload holds what a BLE advertisement would carry as BTHome service
+data: the device-info byte, an optional 6-byte MAC, and the objects (encrypted:
+ciphertext, 4-byte counter, 4-byte MIC). :class:`BTHomeDecoder` wraps it in a
+``habluetooth.BluetoothServiceInfoBleak`` whose ``address`` is the peer's ESP-NOW
+source MAC (part of the AES-CCM nonce: MAC + ``D2 FC`` + device info + counter) and
+feeds one ``bthome_ble.BTHomeBluetoothDeviceData`` per peer, which keeps the
+packet-id and encryption-counter state.
+
+How bthome-ble's behaviour is adapted (pitfalls found in bthome-ble 3.23.4):
+
+* **Duplicate filter.** bthome-ble drops a packet whose packet id is not newer
+  than the last one if it arrives within 4 s (``service_info.time``), and drops an
+  encrypted packet identical to the previous one if it arrives more than 4 s
+  later. Both checks compare against the parser's ``last_service_info``; the
+  decoder clears it before every update, so every frame is decoded, repeats
+  included. Duplicate suppression is the coordinator's job, using
+  ``DecodedPayload.packet_id``. (Only faking ``time`` would not do: the two
+  checks use opposite sides of the 4 s window.)
+* **Accumulated values.** The ``SensorUpdate`` returned by ``update()`` holds every
+  sensor value seen since the parser was created (only ``events`` is per update).
+  The parser subclass records which keys the current update set, and only those
+  are mapped.
+* ``supported()`` is never called: it runs a full parse that would consume the
+  frame's events.
+* Encrypted frames: the result is checked through the parser's public
+  ``decryption_failed`` flag and ``encryption_counter`` (set to the frame's counter
+  only on success, so a replayed, older counter is recognised too). A missing or
+  wrong key and a replayed counter give ``decryption_failed=True`` with no values
+  and no ``error`` (that is for malformed payloads); an equal counter is accepted,
+  as bthome-ble does.
+* Frames bthome-ble would reject with a log line on every frame (version other
+  than 2, encrypted without a key, plaintext from a peer with a key, too short
+  to decrypt) are answered here without calling it.
+
+Mapping to :class:`~.registry.Measurement`: keys are bthome-ble's (``temperature``;
+``temperature_1``, ``temperature_2`` when an object type occurs twice in one
+packet); device classes and units are Home Assistant's strings (bthome-ble's
+``mass`` is HA's ``weight``, ``dew_point`` is a ``temperature``, the micro sign in
+``µg/m³``/``µS/cm`` becomes HA's Greek mu ``μ``); state classes follow HA's
+``bthome`` integration (``total`` for energy, gas, volume and water). Timestamps
+become ISO 8601 strings. ``signal_strength`` is dropped (the gateway reports
+RSSI) and ``packet_id`` goes to ``DecodedPayload.packet_id``.
+
+No Home Assistant imports (bthome-ble, habluetooth and sensor-state-data are
+plain libraries).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+import logging
+import time
+from types import MappingProxyType
+from typing import Final, override
+
+from bthome_ble import (
+    BTHomeBluetoothDeviceData,
+    DeviceKey,
+    SensorDeviceClass,
+    SensorUpdate,
+    Units,
+)
+from bthome_ble.const import MEAS_TYPES
+from habluetooth import BluetoothServiceInfoBleak
+from sensor_state_data import BinarySensorDeviceClass
+
+# Circular on purpose: registry dispatches to this module and this module builds
+# registry's model. Only attribute access at call time, never at import time.
+from . import registry
+
+_LOGGER = logging.getLogger(__name__)
+
+SERVICE_DATA_UUID: Final = "0000fcd2-0000-1000-8000-00805f9b34fb"
+SERVICE_DATA_UUID_BYTES: Final = b"\xd2\xfc"  # 0xFCD2, little-endian
+
+# Device-info byte.
+FLAG_ENCRYPTED: Final = 0x01
+FLAG_MAC_INCLUDED: Final = 0x02
+FLAG_TRIGGER_BASED: Final = 0x04
+_RESERVED_AND_VERSION_MASK: Final = 0xF8  # bits 3-7
+_VERSION_2_NO_RESERVED: Final = 0x40  # version 2 in bits 5-7, bits 3-4 clear
+_VERSION_SHIFT: Final = 5
+INCLUDED_MAC_LENGTH: Final = 6
+COUNTER_LENGTH: Final = 4
+MIC_LENGTH: Final = 4
+MIN_CIPHERTEXT_LENGTH: Final = 2  # one object: id + 1 byte (bthome-ble's minimum)
+
+# Object sizes, from bthome-ble's public object table so the detector agrees
+# with the parser. Fixed-size objects map to their data length; these two
+# markers stand for the variable-length encodings.
+VARIABLE_LENGTH: Final = -1  # id, length byte, ``length`` bytes (text, raw)
+COMMAND_LENGTH: Final = -2  # id, length byte (low 5 bits: args), opcode, args
+_COMMAND_ARGS_MASK: Final = 0x1F
+
+
+def _build_object_sizes() -> Mapping[int, int]:
+    sizes: dict[int, int] = {}
+    for object_id, meas in MEAS_TYPES.items():
+        if meas.data_format == "command":
+            sizes[object_id] = COMMAND_LENGTH
+        elif meas.data_format in ("string", "raw"):
+            sizes[object_id] = VARIABLE_LENGTH
+        else:
+            sizes[object_id] = meas.data_length
+    return MappingProxyType(sizes)
+
+
+OBJECT_SIZES: Final = _build_object_sizes()
+"""BTHome v2 object id -> data length in bytes, or a variable-length marker."""
+
+_MEASUREMENT: Final = "measurement"
+_TOTAL: Final = "total"
+
+# bthome-ble sensor device class -> (HA device class, HA state class). Values
+# not listed (a newer bthome-ble) fall back to no device class and
+# "measurement" for numbers.
+_SENSOR_CLASSES: Final[Mapping[str, tuple[str | None, str | None]]] = {
+    # Same value in HA's SensorDeviceClass.
+    "battery": ("battery", _MEASUREMENT),
+    "carbon_dioxide": ("carbon_dioxide", _MEASUREMENT),
+    "conductivity": ("conductivity", _MEASUREMENT),
+    "current": ("current", _MEASUREMENT),
+    "distance": ("distance", _MEASUREMENT),
+    "duration": ("duration", _MEASUREMENT),
+    "humidity": ("humidity", _MEASUREMENT),
+    "illuminance": ("illuminance", _MEASUREMENT),
+    "moisture": ("moisture", _MEASUREMENT),
+    "pm10": ("pm10", _MEASUREMENT),
+    "pm25": ("pm25", _MEASUREMENT),
+    "power": ("power", _MEASUREMENT),
+    "precipitation": ("precipitation", _MEASUREMENT),
+    "pressure": ("pressure", _MEASUREMENT),
+    "speed": ("speed", _MEASUREMENT),
+    "temperature": ("temperature", _MEASUREMENT),
+    "volatile_organic_compounds": ("volatile_organic_compounds", _MEASUREMENT),
+    "voltage": ("voltage", _MEASUREMENT),
+    "volume_flow_rate": ("volume_flow_rate", _MEASUREMENT),
+    "volume_storage": ("volume_storage", _MEASUREMENT),
+    # Totals, as HA's bthome integration declares them.
+    "energy": ("energy", _TOTAL),
+    "gas": ("gas", _TOTAL),
+    "volume": ("volume", _TOTAL),
+    "water": ("water", _TOTAL),
+    # Different name in HA.
+    "dew_point": ("temperature", _MEASUREMENT),
+    "mass": ("weight", _MEASUREMENT),
+    "timestamp": ("timestamp", None),
+    # No HA device class.
+    "acceleration": (None, _MEASUREMENT),
+    "channel": (None, _MEASUREMENT),
+    "count": (None, _MEASUREMENT),
+    "direction": (None, _MEASUREMENT),
+    "gyroscope": (None, _MEASUREMENT),
+    "light_level": (None, _MEASUREMENT),
+    "rotation": (None, _MEASUREMENT),
+    "rotational_speed": (None, _MEASUREMENT),
+    "uv_index": (None, _MEASUREMENT),
+    "raw": (None, None),
+    "settings_revision": (None, None),
+    "text": (None, None),
+}
+
+# sensor-state-data units that HA spells differently (HA uses U+03BC GREEK SMALL
+# LETTER MU, sensor-state-data U+00B5 MICRO SIGN). All others are identical.
+_UNITS: Final[Mapping[str, str]] = {
+    "\u00b5g/m³": "\u03bcg/m³",
+    "\u00b5S/cm": "\u03bcS/cm",
+}
+
+# Binary device classes: identical in HA, except "generic" (no device class).
+_BINARY_GENERIC: Final = BinarySensorDeviceClass.GENERIC.value
+
+_PACKET_ID: Final = SensorDeviceClass.PACKET_ID.value
+_SIGNAL_STRENGTH: Final = SensorDeviceClass.SIGNAL_STRENGTH.value
+
+
+def _walk_objects(data: bytes, start: int, *, ordered: bool) -> bool:
+    """Return whether ``data[start:]`` is a complete sequence of known objects."""
+    end = len(data)
+    pos = start
+    previous = 0
+    while pos < end:
+        object_id = data[pos]
+        size = OBJECT_SIZES.get(object_id)
+        if size is None or (ordered and object_id < previous):
+            return False
+        previous = object_id
+        if size >= 0:
+            pos += 1 + size
+        elif pos + 1 >= end:
+            return False
+        elif size == VARIABLE_LENGTH:
+            pos += 2 + data[pos + 1]
+        else:
+            pos += 3 + (data[pos + 1] & _COMMAND_ARGS_MASK)
+    return pos == end and end > start
+
+
+def is_plausible_bthome(data: bytes) -> bool:
+    """Return whether ``data`` looks like bare BTHome v2 service data (see registry)."""
+    if not data or data[0] & _RESERVED_AND_VERSION_MASK != _VERSION_2_NO_RESERVED:
+        return False
+    info = data[0]
+    start = 1 + (INCLUDED_MAC_LENGTH if info & FLAG_MAC_INCLUDED else 0)
+    if info & FLAG_ENCRYPTED:
+        return len(data) >= start + MIN_CIPHERTEXT_LENGTH + COUNTER_LENGTH + MIC_LENGTH
+    return _walk_objects(data, start, ordered=True)
+
+
+def format_mac(mac: bytes) -> str:
+    """Return ``AA:BB:CC:DD:EE:FF``, the form bthome-ble puts in the nonce."""
+    return ":".join(f"{octet:02X}" for octet in mac)
+
+
+class _RecordingParser(BTHomeBluetoothDeviceData):
+    """bthome-ble's parser, recording which keys the current update set."""
+
+    def __init__(self, bindkey: bytes | None) -> None:
+        super().__init__(bindkey=bindkey)
+        self.sensor_keys: list[DeviceKey] = []
+        self.binary_keys: list[DeviceKey] = []
+
+    @override
+    def update_sensor(
+        self,
+        key: str,
+        native_unit_of_measurement: Units | None,
+        native_value: str | float | date | datetime | Decimal | None,
+        device_class: SensorDeviceClass | None = None,
+        name: str | None = None,
+        device_id: str | None = None,
+    ) -> None:
+        super().update_sensor(
+            key, native_unit_of_measurement, native_value, device_class, name, device_id
+        )
+        self.sensor_keys.append(DeviceKey(key, device_id))
+
+    @override
+    def update_binary_sensor(
+        self,
+        key: str,
+        native_value: bool | None,
+        device_class: BinarySensorDeviceClass | None = None,
+        name: str | None = None,
+        device_id: str | None = None,
+    ) -> None:
+        super().update_binary_sensor(key, native_value, device_class, name, device_id)
+        self.binary_keys.append(DeviceKey(key, device_id))
+
+
+def _result(
+    *, encrypted: bool = False, error: str | None = None
+) -> registry.DecodedPayload:
+    return registry.DecodedPayload(
+        kind=registry.PayloadKind.BTHOME, encrypted=encrypted, error=error
+    )
+
+
+def _not_decrypted(address: str, reason: str) -> registry.DecodedPayload:
+    """Encrypted but no values: key missing or wrong, or counter replayed.
+
+    ``error`` stays ``None``: the coordinator counts these apart from malformed
+    payloads, through ``decryption_failed``.
+    """
+    _LOGGER.debug("%s: BTHome payload not decrypted: %s", address, reason)
+    return registry.DecodedPayload(
+        kind=registry.PayloadKind.BTHOME, encrypted=True, decryption_failed=True
+    )
+
+
+def _sensor_measurement(
+    key: str,
+    device_class: str | None,
+    unit: str | None,
+    value: str | float | date | datetime | Decimal | None,
+) -> registry.Measurement:
+    mapped: str | int | float | None
+    if isinstance(value, (date, datetime)):
+        mapped = value.isoformat()
+    elif isinstance(value, Decimal):  # not produced by bthome-ble today
+        mapped = float(value)
+    else:
+        mapped = value
+    known = _SENSOR_CLASSES.get(device_class) if device_class else None
+    if known is None:
+        ha_class = None
+        state_class = _MEASUREMENT if isinstance(mapped, (int, float)) else None
+    else:
+        ha_class, state_class = known
+    return registry.Measurement(
+        key=key,
+        value=mapped,
+        device_class=ha_class,
+        unit=None if unit is None else _UNITS.get(unit, unit),
+        state_class=state_class,
+    )
+
+
+def map_update(
+    update: SensorUpdate,
+    sensor_keys: list[DeviceKey],
+    binary_keys: list[DeviceKey],
+) -> tuple[list[registry.Measurement], list[registry.ButtonEvent], int | None]:
+    """Map the keys this update set, and its events, to the output model."""
+    measurements: list[registry.Measurement] = []
+    packet_id: int | None = None
+    for device_key in sensor_keys:
+        description = update.entity_descriptions[device_key]
+        value = update.entity_values[device_key].native_value
+        device_class = (
+            None if description.device_class is None else str(description.device_class)
+        )
+        if device_class == _SIGNAL_STRENGTH:
+            continue
+        if device_class == _PACKET_ID:
+            if isinstance(value, int):
+                packet_id = value
+            continue
+        unit = description.native_unit_of_measurement
+        measurements.append(
+            _sensor_measurement(
+                device_key.key, device_class, None if unit is None else str(unit), value
+            )
+        )
+    for device_key in binary_keys:
+        binary_class = update.binary_entity_descriptions[device_key].device_class
+        ha_binary_class = None if binary_class is None else str(binary_class)
+        measurements.append(
+            registry.Measurement(
+                key=device_key.key,
+                value=update.binary_entity_values[device_key].native_value,
+                device_class=(
+                    None if ha_binary_class == _BINARY_GENERIC else ha_binary_class
+                ),
+                unit=None,
+                state_class=None,
+                binary=True,
+            )
+        )
+    events: list[registry.ButtonEvent] = []
+    for device_key, event in update.events.items():
+        steps = (event.event_properties or {}).get("steps")
+        events.append(
+            registry.ButtonEvent(
+                key=device_key.key,
+                event_type=event.event_type,
+                value=steps if isinstance(steps, int) else None,
+            )
+        )
+    return measurements, events, packet_id
+
+
+class BTHomeDecoder:
+    """Decode one peer's BTHome v2 service data (device-info byte onwards)."""
+
+    __slots__ = ("_address", "_bindkey", "_parser")
+
+    def __init__(self, mac: bytes, bindkey: bytes | None = None) -> None:
+        """Create the decoder for the peer with MAC ``mac`` and optional 16-byte key."""
+        self._address = format_mac(mac)
+        self._bindkey = bindkey
+        self._parser = _RecordingParser(bindkey)
+
+    def decode(self, data: bytes) -> registry.DecodedPayload:
+        """Decode service data (without the UUID). Never raises on frame bytes."""
+        if not data:
+            return _result(error="empty BTHome payload")
+        info = data[0]
+        version = info >> _VERSION_SHIFT
+        if version != 2:
+            return _result(error=f"unsupported BTHome version {version}")
+        encrypted = bool(info & FLAG_ENCRYPTED)
+        objects_start = 1 + (INCLUDED_MAC_LENGTH if info & FLAG_MAC_INCLUDED else 0)
+        if encrypted:
+            if self._bindkey is None:
+                return _not_decrypted(self._address, "no bindkey configured")
+            if len(data) < (
+                objects_start + MIN_CIPHERTEXT_LENGTH + COUNTER_LENGTH + MIC_LENGTH
+            ):
+                return _result(
+                    encrypted=True, error="encrypted BTHome payload too short"
+                )
+        elif self._bindkey is not None:
+            # bthome-ble refuses this too ("downgrade"): a key means encryption.
+            return _result(
+                error="unencrypted BTHome payload ignored: a bindkey is configured"
+            )
+
+        parser = self._parser
+        parser.sensor_keys.clear()
+        parser.binary_keys.clear()
+        # Disable bthome-ble's own duplicate filters (see the module docstring):
+        # both only run when there is a previous service info to compare with.
+        parser.last_service_info = None
+        try:
+            update = parser.update(self._service_info(data))
+        except Exception:  # third-party parser on untrusted bytes
+            _LOGGER.debug("bthome-ble failed on %s", data.hex(), exc_info=True)
+            return _result(encrypted=encrypted, error="bthome-ble parser error")
+
+        if encrypted:
+            counter = int.from_bytes(data[-8:-4], "little")
+            if parser.decryption_failed:
+                return _not_decrypted(self._address, "wrong bindkey")
+            if parser.encryption_counter != counter:
+                return _not_decrypted(self._address, "counter went backwards (replay?)")
+
+        measurements, events, packet_id = map_update(
+            update, parser.sensor_keys, parser.binary_keys
+        )
+        error = None
+        if not encrypted and not _walk_objects(data, objects_start, ordered=False):
+            # bthome-ble stops at the first unknown or truncated object.
+            error = "malformed BTHome object list"
+        return registry.DecodedPayload(
+            kind=registry.PayloadKind.BTHOME,
+            measurements=tuple(measurements),
+            events=tuple(events),
+            packet_id=packet_id,
+            encrypted=encrypted,
+            error=error,
+        )
+
+    def _service_info(self, data: bytes) -> BluetoothServiceInfoBleak:
+        address = self._address
+        return BluetoothServiceInfoBleak(
+            name=address,  # bthome-ble then calls the device "BTHome sensor"
+            address=address,
+            rssi=0,  # its signal_strength sensor is dropped
+            manufacturer_data={},
+            service_data={SERVICE_DATA_UUID: data},
+            service_uuids=[SERVICE_DATA_UUID],
+            source="espnow",
+            device=None,  # type: ignore[arg-type]  # never read by bthome-ble
+            advertisement=None,
+            connectable=False,
+            time=time.monotonic(),
+            tx_power=None,
+        )
