@@ -117,15 +117,18 @@ async def test_corrupted_bytes_lose_only_the_damaged_frames(
 async def test_unplug_and_replug(
     gateway: PtyGateway, make_connection: Factory, recorder: Recorder
 ) -> None:
+    errors: list[ConnectError] = []
     conn = make_connection(gateway.url)
+    conn._on_connect_error = errors.append
     await conn.connect()
     runner = asyncio.create_task(conn.run())
     gateway.unplug()
     await recorder.wait_for(lambda: conn.state is not LinkState.CONNECTED)
     assert conn.stats.disconnects == 1
     assert not Path(gateway.url).exists()
-    # While unplugged, attempts fail (port not found) and back off.
+    # While unplugged, attempts fail (port not found), are reported, and back off.
     await recorder.wait_for(lambda: conn.stats.connect_failures >= 2)
+    assert {e.reason for e in errors} == {ConnectErrorReason.NOT_FOUND}
     gateway.plug()  # a new pty behind the same link
     conn.reconnect_now()
     await recorder.wait_for(lambda: conn.state is LinkState.CONNECTED)

@@ -203,6 +203,7 @@ class GatewayConnection:
         on_packet: Callable[[Packet], None],
         on_message: Callable[[Message], None] | None = None,
         on_state: Callable[[LinkState], None] | None = None,
+        on_connect_error: Callable[[ConnectError], None] | None = None,
         config: LinkConfig | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -217,6 +218,7 @@ class GatewayConnection:
         self._on_packet = on_packet
         self._on_message = on_message
         self._on_state = on_state
+        self._on_connect_error = on_connect_error
         self._rng = rng or random.Random()
         self._decoder = host_decoder()
         self.stats.decoder = self._decoder.stats
@@ -330,6 +332,8 @@ class GatewayConnection:
                 try:
                     await self.connect()
                 except Exception as err:  # noqa: BLE001 - keep retrying whatever failed
+                    if isinstance(err, ConnectError) and self._on_connect_error is not None:
+                        self._on_connect_error(err)
                     attempt += 1
                     delay = self.backoff_delay(attempt)
                     _LOGGER.debug(
