@@ -332,7 +332,10 @@ class GatewayConnection:
                 try:
                     await self.connect()
                 except Exception as err:  # noqa: BLE001 - keep retrying whatever failed
-                    if isinstance(err, ConnectError) and self._on_connect_error is not None:
+                    if (
+                        isinstance(err, ConnectError)
+                        and self._on_connect_error is not None
+                    ):
                         self._on_connect_error(err)
                     attempt += 1
                     delay = self.backoff_delay(attempt)

@@ -1,0 +1,59 @@
+"""The ESP-NOW Gateway integration."""
+
+from __future__ import annotations
+
+from homeassistant.components import usb
+from homeassistant.components.usb import USBDevice
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.device_registry import DeviceEntry
+from homeassistant.helpers.typing import ConfigType
+
+from .const import DOMAIN, PLATFORMS
+from .coordinator import EspNowConfigEntry, EspNowGateway
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Set up the integration (nothing to do before a gateway is added)."""
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: EspNowConfigEntry) -> bool:
+    """Connect to the gateway and set up its entities."""
+    gateway = EspNowGateway(hass, entry)
+    await gateway.async_setup()
+    entry.runtime_data = gateway
+    entry.async_on_unload(gateway.async_shutdown)
+
+    @callback
+    def _usb_changed(added: set[USBDevice], removed: set[USBDevice]) -> None:
+        if added:
+            gateway.reconnect_now()
+
+    entry.async_on_unload(usb.async_register_port_event_callback(hass, _usb_changed))
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: EspNowConfigEntry) -> bool:
+    """Unload the entities; the port is released by the unload callbacks."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: EspNowConfigEntry, device_entry: DeviceEntry
+) -> bool:
+    """Allow deleting peer devices; the peer is ignored from then on."""
+    gateway = entry.runtime_data
+    for domain, identifier in device_entry.identifiers:
+        if domain != DOMAIN:
+            continue
+        if identifier == gateway.unique_prefix:
+            return False  # the gateway itself: remove the integration instead
+        peer = gateway.peer_by_device(device_entry.id)
+        if peer is not None:
+            gateway.remove_peer(peer.mac_str)
+        return True
+    return True

@@ -1,0 +1,109 @@
+"""Binary sensors: the gateway connection and decoded binary measurements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
+from homeassistant.const import STATE_OFF, STATE_ON, EntityCategory
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.restore_state import RestoreEntity
+
+from .const import SIGNAL_NEW_ENTITIES
+from .coordinator import EspNowConfigEntry, MeasurementInfo, Peer
+from .entity import EspNowGatewayEntity, EspNowPeerEntity
+from .sensor import humanize
+
+PARALLEL_UPDATES = 0
+
+CONNECTION = BinarySensorEntityDescription(
+    key="connection",
+    translation_key="connection",
+    device_class=BinarySensorDeviceClass.CONNECTIVITY,
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+
+
+def binary_description(info: MeasurementInfo) -> BinarySensorEntityDescription:
+    """Describe the binary sensor entity of a decoded measurement."""
+    try:
+        device_class = (
+            BinarySensorDeviceClass(info.device_class) if info.device_class else None
+        )
+    except ValueError:
+        device_class = None
+    named_by_class = device_class is not None and info.key == device_class.value
+    return BinarySensorEntityDescription(
+        key=info.key,
+        translation_key=None if named_by_class else "measurement",
+        translation_placeholders=None
+        if named_by_class
+        else {"name": humanize(info.key)},
+        device_class=device_class,
+    )
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: EspNowConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Set up the binary sensors, and add more as measurements appear."""
+    gateway = entry.runtime_data
+
+    @callback
+    def add(peer: Peer, keys: list[str] | None) -> None:
+        infos = [peer.measurements.get(key) for key in keys or list(peer.measurements)]
+        entities = [
+            BinaryMeasurement(peer, info) for info in infos if info and info.binary
+        ]
+        if entities:
+            async_add_entities(entities)
+
+    async_add_entities([GatewayConnection(gateway, CONNECTION)])
+    for peer in list(gateway.peers.values()):
+        add(peer, None)
+    entry.async_on_unload(
+        async_dispatcher_connect(hass, SIGNAL_NEW_ENTITIES.format(entry.entry_id), add)
+    )
+
+
+class GatewayConnection(EspNowGatewayEntity, BinarySensorEntity):
+    """Whether the gateway link is up."""
+
+    @property
+    def is_on(self) -> bool:
+        """Return True while connected."""
+        return self.gateway.connected
+
+
+class BinaryMeasurement(EspNowPeerEntity, BinarySensorEntity, RestoreEntity):
+    """A decoded binary measurement (opening, motion...), restored across restarts."""
+
+    def __init__(self, peer: Peer, info: MeasurementInfo) -> None:
+        """Initialize from the measurement's description."""
+        super().__init__(peer, binary_description(info))
+
+    def current(self) -> Any:
+        """Return the value."""
+        return self.peer.values.get(self.entity_description.key)
+
+    @property
+    def is_on(self) -> bool | None:
+        """Return the value."""
+        value = self.peer.values.get(self.entity_description.key)
+        return None if value is None else bool(value)
+
+    async def async_added_to_hass(self) -> None:
+        """Restore the last value if the peer has not reported yet."""
+        await super().async_added_to_hass()
+        key = self.entity_description.key
+        last = await self.async_get_last_state()
+        if key not in self.peer.values and last and last.state in (STATE_ON, STATE_OFF):
+            self.peer.values[key] = last.state == STATE_ON

@@ -1,0 +1,447 @@
+"""Config flow: port selection and USB discovery, both tested with a real hello."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from homeassistant.components import usb
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigEntryState,
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlowWithReload,
+)
+from homeassistant.const import CONF_PORT
+from homeassistant.core import callback
+from homeassistant.helpers.selector import (
+    BooleanSelector,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    SerialPortSelector,
+    TextSelector,
+)
+from homeassistant.helpers.service_info.usb import UsbServiceInfo
+from homeassistant.helpers.typing import DiscoveryInfoType
+import probatio as vol
+
+from .const import (
+    BAUDRATES,
+    CONF_AUTO_ADD,
+    CONF_BAUDRATE,
+    CONF_BINDKEY,
+    CONF_EXPECTED_INTERVAL,
+    CONF_MAX_PEERS,
+    CONF_PAYLOAD_FORMAT,
+    CONF_PEERS,
+    CONF_UPDATE_INTERVAL,
+    DEFAULT_AUTO_ADD,
+    DEFAULT_BAUDRATE,
+    DEFAULT_MAX_PEERS,
+    DEFAULT_UPDATE_INTERVAL,
+    DOMAIN,
+    LIMIT_MAX_PEERS,
+    LOGGER,
+    MAX_STALE_AFTER,
+    MAX_UPDATE_INTERVAL,
+)
+from .coordinator import EspNowConfigEntry
+from .decoders.registry import PayloadFormat
+from .link.connection import ConnectError, probe
+from .link.messages import Hello, mac_to_str
+
+PROBE_TIMEOUT = 5.0
+MIN_BAUDRATE = 300
+MAX_BAUDRATE = 5_000_000
+
+_BAUDRATE_SELECTOR = SelectSelector(
+    SelectSelectorConfig(
+        options=[str(rate) for rate in BAUDRATES],
+        mode=SelectSelectorMode.DROPDOWN,
+        custom_value=True,
+    )
+)
+PORT_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_PORT): SerialPortSelector(),
+        vol.Required(CONF_BAUDRATE, default=str(DEFAULT_BAUDRATE)): _BAUDRATE_SELECTOR,
+    }
+)
+
+
+def _title(hello: Hello) -> str:
+    return f"ESP-NOW Gateway {mac_to_str(hello.mac)}"
+
+
+def _baudrate(value: Any) -> int | None:
+    try:
+        rate = int(str(value).strip())
+    except ValueError:
+        return None
+    return rate if MIN_BAUDRATE <= rate <= MAX_BAUDRATE else None
+
+
+async def _async_probe(port: str, baudrate: int) -> tuple[Hello | None, str | None]:
+    """Open the port and wait for a hello; return it or a translation key."""
+    try:
+        return await probe(port, baudrate, hello_timeout=PROBE_TIMEOUT), None
+    except ConnectError as err:
+        LOGGER.debug("Probing %s failed: %s", port, err)
+        return None, err.reason.value
+    except Exception:  # noqa: BLE001 - a flow shows "unknown" rather than crash
+        LOGGER.exception("Unexpected error while probing %s", port)
+        return None, "unknown"
+
+
+class EspNowConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Set up a gateway."""
+
+    VERSION = 1
+
+    def __init__(self) -> None:
+        """Initialize the flow."""
+        self._port = ""
+        self._baudrate = DEFAULT_BAUDRATE
+        self._hello: Hello | None = None
+        self._peer: dict[str, str] = {}
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> EspNowOptionsFlow:
+        """Return the options flow."""
+        return EspNowOptionsFlow()
+
+    async def _async_test_port(
+        self, user_input: dict[str, Any], errors: dict[str, str]
+    ) -> Hello | None:
+        port = str(user_input[CONF_PORT]).strip()
+        baudrate = _baudrate(user_input[CONF_BAUDRATE])
+        if baudrate is None:
+            errors[CONF_BAUDRATE] = "invalid_baudrate"
+            return None
+        self._port, self._baudrate = port, baudrate
+        hello, error = await _async_probe(port, baudrate)
+        if error is not None:
+            errors["base"] = error
+        return hello
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose the port and test it."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            self._async_abort_entries_match(
+                {CONF_PORT: str(user_input[CONF_PORT]).strip()}
+            )
+            if hello := await self._async_test_port(user_input, errors):
+                await self.async_set_unique_id(
+                    mac_to_str(hello.mac), raise_on_progress=False
+                )
+                self._abort_if_unique_id_configured(
+                    updates={CONF_PORT: self._port, CONF_BAUDRATE: self._baudrate}
+                )
+                return self._async_create(hello)
+        return self.async_show_form(
+            step_id="user",
+            data_schema=self.add_suggested_values_to_schema(PORT_SCHEMA, user_input),
+            errors=errors,
+        )
+
+    def _async_create(self, hello: Hello) -> ConfigFlowResult:
+        return self.async_create_entry(
+            title=_title(hello),
+            data={CONF_PORT: self._port, CONF_BAUDRATE: self._baudrate},
+        )
+
+    async def async_step_usb(self, discovery_info: UsbServiceInfo) -> ConfigFlowResult:
+        """Probe a discovered USB serial device; abort quietly if it is no gateway."""
+        device = discovery_info.device
+        port = await self.hass.async_add_executor_job(usb.get_serial_by_id, device)
+        self._async_abort_entries_match({CONF_PORT: port})
+        real = await self.hass.async_add_executor_job(os.path.realpath, device)
+        for entry in self._async_current_entries(include_ignore=False):
+            configured = entry.data.get(CONF_PORT, "")
+            if (
+                await self.hass.async_add_executor_job(os.path.realpath, configured)
+                == real
+            ):
+                return self.async_abort(reason="already_configured")
+        hello, _error = await _async_probe(port, DEFAULT_BAUDRATE)
+        if hello is None:
+            return self.async_abort(reason="not_espnow_gateway")
+        await self.async_set_unique_id(mac_to_str(hello.mac))
+        self._abort_if_unique_id_configured(updates={CONF_PORT: port})
+        self._port, self._baudrate, self._hello = port, DEFAULT_BAUDRATE, hello
+        self.context["title_placeholders"] = {
+            "name": usb.human_readable_device_name(
+                port,
+                discovery_info.serial_number,
+                discovery_info.manufacturer,
+                discovery_info.description,
+                discovery_info.vid,
+                discovery_info.pid,
+            )
+        }
+        return await self.async_step_usb_confirm()
+
+    async def async_step_usb_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Confirm a discovered gateway."""
+        hello = self._hello
+        if hello is None:
+            return self.async_abort(reason="not_espnow_gateway")
+        if user_input is not None:
+            return self._async_create(hello)
+        self._set_confirm_only()
+        return self.async_show_form(
+            step_id="usb_confirm",
+            description_placeholders={
+                "name": self.context["title_placeholders"]["name"],
+                "mac": mac_to_str(hello.mac),
+                "firmware": hello.firmware,
+            },
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the port or baud rate of a gateway."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            port = str(user_input[CONF_PORT]).strip()
+            if entry.state is ConfigEntryState.LOADED and port == entry.data[CONF_PORT]:
+                # The loaded entry holds the port (exclusively): let go of it to test.
+                await self.hass.config_entries.async_unload(entry.entry_id)
+            hello = await self._async_test_port(user_input, errors)
+            if hello is not None:
+                await self.async_set_unique_id(mac_to_str(hello.mac))
+                self._abort_if_unique_id_mismatch(reason="different_gateway")
+                return self.async_update_reload_and_abort(
+                    entry,
+                    data_updates={CONF_PORT: self._port, CONF_BAUDRATE: self._baudrate},
+                )
+            if entry.state is ConfigEntryState.NOT_LOADED:
+                self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        suggested = user_input or {
+            CONF_PORT: entry.data[CONF_PORT],
+            CONF_BAUDRATE: str(entry.data.get(CONF_BAUDRATE, DEFAULT_BAUDRATE)),
+        }
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(PORT_SCHEMA, suggested),
+            errors=errors,
+        )
+
+    async def async_step_integration_discovery(
+        self, discovery_info: DiscoveryInfoType
+    ) -> ConfigFlowResult:
+        """Ask the user about a new peer a gateway heard."""
+        entry = self.hass.config_entries.async_get_entry(discovery_info["entry_id"])
+        if entry is None or entry.state is not ConfigEntryState.LOADED:
+            return self.async_abort(reason="gateway_not_loaded")
+        mac = discovery_info["mac"]
+        await self.async_set_unique_id(f"{entry.unique_id}-{mac}")
+        self._abort_if_unique_id_configured()
+        self._peer = {
+            "entry_id": entry.entry_id,
+            "mac": mac,
+            "kind": discovery_info["kind"],
+        }
+        self.context["title_placeholders"] = {"name": f"ESP-NOW {mac}"}
+        return await self.async_step_peer_confirm()
+
+    async def async_step_peer_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Add the peer to its gateway."""
+        entry: EspNowConfigEntry | None = self.hass.config_entries.async_get_entry(
+            self._peer["entry_id"]
+        )
+        if entry is None or entry.state is not ConfigEntryState.LOADED:
+            return self.async_abort(reason="gateway_not_loaded")
+        if user_input is not None:
+            if not entry.runtime_data.approve_peer(self._peer["mac"]):
+                return self.async_abort(reason="peer_table_full")
+            return self.async_abort(reason="peer_added")
+        self._set_confirm_only()
+        return self.async_show_form(
+            step_id="peer_confirm",
+            description_placeholders={
+                "mac": self._peer["mac"],
+                "kind": self._peer["kind"],
+                "gateway": entry.title,
+            },
+        )
+
+
+class EspNowOptionsFlow(OptionsFlowWithReload):
+    """Gateway tunables and per-peer settings."""
+
+    def __init__(self) -> None:
+        """Initialize the flow."""
+        self._mac = ""
+
+    @property
+    def _entry(self) -> EspNowConfigEntry:
+        return self.config_entry
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose what to change."""
+        options = ["settings"]
+        if self._entry.state is ConfigEntryState.LOADED:
+            gateway = self._entry.runtime_data
+            if gateway.peers:
+                options.append("peer")
+            if gateway.ignored:
+                options.append("ignored")
+        return self.async_show_menu(step_id="init", menu_options=options)
+
+    async def async_step_settings(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Gateway-wide settings."""
+        options = dict(self._entry.options)
+        if user_input is not None:
+            options[CONF_AUTO_ADD] = bool(user_input[CONF_AUTO_ADD])
+            options[CONF_UPDATE_INTERVAL] = float(user_input[CONF_UPDATE_INTERVAL])
+            options[CONF_MAX_PEERS] = int(user_input[CONF_MAX_PEERS])
+            return self.async_create_entry(data=options)
+        schema = vol.Schema(
+            {
+                vol.Required(
+                    CONF_AUTO_ADD, default=options.get(CONF_AUTO_ADD, DEFAULT_AUTO_ADD)
+                ): BooleanSelector(),
+                vol.Required(
+                    CONF_UPDATE_INTERVAL,
+                    default=options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL),
+                ): NumberSelector(
+                    NumberSelectorConfig(
+                        min=0,
+                        max=MAX_UPDATE_INTERVAL,
+                        step=1,
+                        unit_of_measurement="s",
+                        mode=NumberSelectorMode.BOX,
+                    )
+                ),
+                vol.Required(
+                    CONF_MAX_PEERS,
+                    default=options.get(CONF_MAX_PEERS, DEFAULT_MAX_PEERS),
+                ): NumberSelector(
+                    NumberSelectorConfig(
+                        min=1, max=LIMIT_MAX_PEERS, step=1, mode=NumberSelectorMode.BOX
+                    )
+                ),
+            }
+        )
+        return self.async_show_form(step_id="settings", data_schema=schema)
+
+    async def async_step_peer(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose a peer."""
+        if user_input is not None:
+            self._mac = user_input["peer"]
+            return await self.async_step_peer_settings()
+        gateway = self._entry.runtime_data
+        peers = sorted(peer.mac_str for peer in gateway.peers.values())
+        schema = vol.Schema(
+            {
+                vol.Required("peer"): SelectSelector(
+                    SelectSelectorConfig(
+                        options=peers, mode=SelectSelectorMode.DROPDOWN
+                    )
+                )
+            }
+        )
+        return self.async_show_form(step_id="peer", data_schema=schema)
+
+    async def async_step_peer_settings(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Payload format, BTHome key and expected interval of one peer."""
+        errors: dict[str, str] = {}
+        current = dict(self._entry.options.get(CONF_PEERS, {}).get(self._mac, {}))
+        if user_input is not None:
+            settings: dict[str, Any] = {
+                CONF_PAYLOAD_FORMAT: user_input[CONF_PAYLOAD_FORMAT],
+            }
+            bindkey = str(user_input.get(CONF_BINDKEY) or "").strip().lower()
+            if bindkey:
+                try:
+                    valid = len(bytes.fromhex(bindkey)) == 16
+                except ValueError:
+                    valid = False
+                if not valid:
+                    errors[CONF_BINDKEY] = "invalid_bindkey"
+                settings[CONF_BINDKEY] = bindkey
+            if (interval := user_input.get(CONF_EXPECTED_INTERVAL)) is not None:
+                settings[CONF_EXPECTED_INTERVAL] = float(interval)
+            if not errors:
+                options = dict(self._entry.options)
+                peers = dict(options.get(CONF_PEERS, {}))
+                peers[self._mac] = settings
+                options[CONF_PEERS] = peers
+                return self.async_create_entry(data=options)
+            current = settings
+        schema = vol.Schema(
+            {
+                vol.Required(
+                    CONF_PAYLOAD_FORMAT,
+                    default=current.get(CONF_PAYLOAD_FORMAT, PayloadFormat.AUTO.value),
+                ): SelectSelector(
+                    SelectSelectorConfig(
+                        options=[f.value for f in PayloadFormat],
+                        translation_key=CONF_PAYLOAD_FORMAT,
+                        mode=SelectSelectorMode.DROPDOWN,
+                    )
+                ),
+                vol.Optional(CONF_BINDKEY): TextSelector(),
+                vol.Optional(CONF_EXPECTED_INTERVAL): NumberSelector(
+                    NumberSelectorConfig(
+                        min=0,
+                        max=MAX_STALE_AFTER,
+                        step=1,
+                        unit_of_measurement="s",
+                        mode=NumberSelectorMode.BOX,
+                    )
+                ),
+            }
+        )
+        return self.async_show_form(
+            step_id="peer_settings",
+            data_schema=self.add_suggested_values_to_schema(schema, current),
+            errors=errors,
+            description_placeholders={"mac": self._mac},
+        )
+
+    async def async_step_ignored(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Stop ignoring peers."""
+        gateway = self._entry.runtime_data
+        if user_input is not None:
+            for mac in user_input["restore"]:
+                gateway.unignore(mac)
+            return self.async_create_entry(data=dict(self._entry.options))
+        schema = vol.Schema(
+            {
+                vol.Required("restore", default=[]): SelectSelector(
+                    SelectSelectorConfig(
+                        options=sorted(gateway.ignored),
+                        multiple=True,
+                        mode=SelectSelectorMode.LIST,
+                    )
+                )
+            }
+        )
+        return self.async_show_form(step_id="ignored", data_schema=schema)

@@ -1,0 +1,802 @@
+"""Gateway runtime: the serial link, the peer table, decoding and fan-out to entities.
+
+One ``EspNowGateway`` per config entry. Packets arrive from the link's
+``data_received`` callback, straight into ``_handle_packet`` (no task per packet).
+Each known peer decodes its payload, drops repeats, updates its values and fires
+button events at once; entity state writes are coalesced per peer so that an entity is
+written at most once per ``update_interval`` however fast the peer sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+import os
+from typing import Any
+
+from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY, ConfigEntry
+from homeassistant.const import CONF_PORT
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    ATTR_SUBTYPE,
+    CONF_AUTO_ADD,
+    CONF_BAUDRATE,
+    CONF_BINDKEY,
+    CONF_EXPECTED_INTERVAL,
+    CONF_MAX_PEERS,
+    CONF_PAYLOAD_FORMAT,
+    CONF_PEERS,
+    CONF_UPDATE_INTERVAL,
+    DEFAULT_AUTO_ADD,
+    DEFAULT_BAUDRATE,
+    DEFAULT_MAX_PEERS,
+    DEFAULT_UPDATE_INTERVAL,
+    DOMAIN,
+    DUPLICATE_WINDOW_US,
+    EVENT_BUTTON,
+    LOGGER,
+    MAX_MEASUREMENTS_PER_PEER,
+    MAX_PENDING_PEERS,
+    MAX_STALE_AFTER,
+    MIN_STALE_AFTER,
+    PORT_MISSING_REPAIR_AFTER,
+    SAVE_DELAY,
+    SIGNAL_NEW_ENTITIES,
+    STALE_FACTOR,
+    TICK_INTERVAL,
+)
+from .decoders.registry import (
+    ButtonEvent,
+    DecodedPayload,
+    Measurement,
+    PayloadFormat,
+    PayloadKind,
+    PeerDecoder,
+    detect_kind,
+)
+from .link.connection import (
+    ConnectError,
+    ConnectErrorReason,
+    GatewayConnection,
+    LinkState,
+)
+from .link.messages import Hello, Message, Packet, Stats, mac_from_str, mac_to_str
+
+STORAGE_VERSION = 1
+PEER_MODELS: dict[PayloadKind | None, str] = {
+    PayloadKind.BTHOME: "BTHome v2 device",
+    PayloadKind.JSON: "JSON device",
+    PayloadKind.RAW: "ESP-NOW device",
+    None: "ESP-NOW device",
+}
+_MIN_GAP_US = (
+    500_000  # gaps shorter than this (repeats, bursts) do not teach the interval
+)
+_EWMA_ALPHA = 0.3
+
+type EspNowConfigEntry = ConfigEntry[EspNowGateway]
+type Listener = Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
+class MeasurementInfo:
+    """What an entity for one measurement key looks like (persisted)."""
+
+    key: str
+    device_class: str | None
+    unit: str | None
+    state_class: str | None
+    binary: bool = False
+    precision: int | None = None
+
+    @classmethod
+    def from_measurement(cls, m: Measurement) -> MeasurementInfo:
+        """Describe a decoded measurement."""
+        return cls(m.key, m.device_class, m.unit, m.state_class, m.binary, m.precision)
+
+
+@dataclass(slots=True)
+class GatewayCounters:
+    """Host-side counters of the peer table (the link has its own)."""
+
+    unknown_packets: int = 0
+    ignored_packets: int = 0
+    peers_rejected: int = 0
+    pending_dropped: int = 0
+    duplicates: int = 0
+    decode_errors: int = 0
+    events: int = 0
+
+
+@dataclass(slots=True)
+class PendingPeer:
+    """A peer heard but not (yet) added."""
+
+    mac: str
+    kind: PayloadKind
+    rssi: int
+    packets: int = 1
+    first_seen: datetime = field(default_factory=dt_util.utcnow)
+
+
+class Peer:
+    """One ESP-NOW node heard through the gateway."""
+
+    def __init__(
+        self,
+        gateway: EspNowGateway,
+        mac: bytes,
+        *,
+        payload_format: PayloadFormat = PayloadFormat.AUTO,
+        bindkey: bytes | None = None,
+        expected_interval: float | None = None,
+    ) -> None:
+        """Initialize a peer with its per-peer options."""
+        self.gateway = gateway
+        self.mac = mac
+        self.mac_str = mac_to_str(mac)
+        self.unique_prefix = f"{gateway.unique_prefix}-{mac.hex()}"
+        self.decoder = PeerDecoder(mac, payload_format=payload_format, bindkey=bindkey)
+        self.expected_interval = expected_interval  # user override (s); 0 = never stale
+        self.kind: PayloadKind | None = None
+        self.measurements: dict[str, MeasurementInfo] = {}
+        self.event_keys: set[str] = set()
+        self.values: dict[str, float | int | str | bool | None] = {}
+        self.rssi: int | None = None
+        self.last_seen: datetime | None = None
+        self.packets = 0
+        self.duplicates = 0
+        self.decode_errors = 0
+        self.decryption_failures = 0
+        self.learnt_interval: float | None = None  # seconds, EWMA of gaps
+        self.stale = False
+        self._last_ts = -1
+        self._last_payload = b""
+        self._last_packet_id: int | None = None
+        self._last_packet_ts = -1
+        self._listeners: list[Listener] = []
+        self._event_listeners: dict[str, Callable[[ButtonEvent], None]] = {}
+        self._next_flush = 0.0
+        self._flush_handle: Any = None
+        self.device_id: str | None = None
+
+    # ---- listeners ----------------------------------------------------------------
+
+    @callback
+    def async_add_listener(self, listener: Listener) -> CALLBACK_TYPE:
+        """Call ``listener`` when the peer's values may have changed (rate-limited)."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    @callback
+    def async_add_event_listener(
+        self, key: str, listener: Callable[[ButtonEvent], None]
+    ) -> CALLBACK_TYPE:
+        """Call ``listener`` at once for every event of ``key``."""
+        self._event_listeners[key] = listener
+
+        def remove() -> None:
+            self._event_listeners.pop(key, None)
+
+        return remove
+
+    @property
+    def available(self) -> bool:
+        """Whether the peer's entities are available."""
+        return self.gateway.connected and not self.stale
+
+    @property
+    def stale_after(self) -> float | None:
+        """Seconds of silence after which the peer is unavailable; None: never."""
+        if self.expected_interval is not None:
+            return (
+                self.expected_interval * STALE_FACTOR
+                if self.expected_interval
+                else None
+            )
+        if self.event_keys or self.learnt_interval is None:
+            return None  # buttons are silent for days; unknown rhythm: no verdict
+        return min(
+            MAX_STALE_AFTER, max(MIN_STALE_AFTER, STALE_FACTOR * self.learnt_interval)
+        )
+
+    # ---- receive path (hot) ---------------------------------------------------------
+
+    @callback
+    def handle(self, packet: Packet) -> None:
+        """Handle one packet from this peer."""
+        self.packets += 1
+        self.rssi = packet.rssi
+        self.last_seen = dt_util.utcnow()
+        ts = packet.timestamp_us
+        gap = ts - self._last_ts
+        payload = packet.payload
+        if payload == self._last_payload and 0 <= gap < DUPLICATE_WINDOW_US:
+            self.duplicates += 1
+            self.gateway.counters.duplicates += 1
+            self._mark_dirty()
+            return
+        if gap >= _MIN_GAP_US and self._last_ts >= 0:
+            seconds = gap / 1_000_000
+            learnt = self.learnt_interval
+            self.learnt_interval = (
+                seconds if learnt is None else learnt + _EWMA_ALPHA * (seconds - learnt)
+            )
+        self._last_ts = ts
+        self._last_payload = payload
+        decoded = self.decoder.decode(payload)
+        packet_id = decoded.packet_id
+        if packet_id is not None:
+            if (
+                packet_id == self._last_packet_id
+                and 0 <= ts - self._last_packet_ts < DUPLICATE_WINDOW_US
+            ):
+                self.duplicates += 1
+                self.gateway.counters.duplicates += 1
+                self._mark_dirty()
+                return
+            self._last_packet_id = packet_id
+            self._last_packet_ts = ts
+        self._apply(decoded)
+
+    def _apply(self, decoded: DecodedPayload) -> None:
+        if self.kind is not decoded.kind:
+            self.kind = decoded.kind
+            self.gateway.async_save()
+        if decoded.error is not None:
+            self.decode_errors += 1
+            self.gateway.counters.decode_errors += 1
+        if decoded.decryption_failed:
+            self.decryption_failures += 1
+        new_keys: list[str] = []
+        values = self.values
+        for m in decoded.measurements:
+            if m.key not in self.measurements:
+                if len(self.measurements) >= MAX_MEASUREMENTS_PER_PEER:
+                    continue
+                self.measurements[m.key] = MeasurementInfo.from_measurement(m)
+                new_keys.append(m.key)
+            values[m.key] = m.value
+        for event in decoded.events:
+            if event.key not in self.event_keys:
+                self.event_keys.add(event.key)
+                new_keys.append(event.key)
+        if new_keys:
+            self.gateway.async_save()
+            self.gateway.announce(self, new_keys)
+        for event in decoded.events:
+            self._fire(event)
+        if self.stale:
+            self.stale = False
+            self.flush()
+        else:
+            self._mark_dirty()
+
+    def _fire(self, event: ButtonEvent) -> None:
+        """Deliver a button event now: never rate-limited."""
+        self.gateway.counters.events += 1
+        listener = self._event_listeners.get(event.key)
+        if listener is not None:
+            listener(event)
+        if self.device_id is not None:
+            self.gateway.hass.bus.async_fire(
+                EVENT_BUTTON,
+                {
+                    "device_id": self.device_id,
+                    "type": event.event_type,
+                    ATTR_SUBTYPE: event.key,
+                    "value": event.value,
+                },
+            )
+
+    # ---- rate-limited state writes --------------------------------------------------
+
+    def _mark_dirty(self) -> None:
+        if self._flush_handle is not None:
+            return
+        loop = self.gateway.hass.loop
+        now = loop.time()
+        if now >= self._next_flush:
+            self._write(now)
+        else:
+            self._flush_handle = loop.call_at(self._next_flush, self._scheduled_flush)
+
+    def _scheduled_flush(self) -> None:
+        self._flush_handle = None
+        self._write(self.gateway.hass.loop.time())
+
+    def _write(self, now: float) -> None:
+        self._next_flush = now + self.gateway.update_interval
+        for listener in list(self._listeners):
+            listener()
+
+    @callback
+    def flush(self) -> None:
+        """Write all entities now (availability changed)."""
+        self.cancel_flush()
+        self._write(self.gateway.hass.loop.time())
+
+    @callback
+    def cancel_flush(self) -> None:
+        """Cancel a scheduled write."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+
+    # ---- persistence --------------------------------------------------------------
+
+    def as_stored(self) -> dict[str, Any]:
+        """Return what is kept across restarts."""
+        return {
+            "kind": self.kind.value if self.kind else None,
+            "measurements": [asdict(m) for m in self.measurements.values()],
+            "events": sorted(self.event_keys),
+            "interval": self.learnt_interval,
+        }
+
+    def restore(self, stored: dict[str, Any]) -> None:
+        """Restore what ``as_stored`` returned."""
+        kind = stored.get("kind")
+        self.kind = PayloadKind(kind) if kind in set(PayloadKind) else None
+        for item in stored.get("measurements", [])[:MAX_MEASUREMENTS_PER_PEER]:
+            info = MeasurementInfo(**item)
+            self.measurements[info.key] = info
+        self.event_keys = set(stored.get("events", []))
+        interval = stored.get("interval")
+        self.learnt_interval = float(interval) if interval else None
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Return the peer's figures for diagnostics."""
+        return {
+            "mac": self.mac_str,
+            "kind": self.kind,
+            "payload_format": self.decoder.payload_format,
+            "measurements": sorted(self.measurements),
+            "events": sorted(self.event_keys),
+            "values": dict(self.values),
+            "rssi": self.rssi,
+            "last_seen": self.last_seen,
+            "packets": self.packets,
+            "duplicates": self.duplicates,
+            "decode_errors": self.decode_errors,
+            "decryption_failures": self.decryption_failures,
+            "learnt_interval_s": self.learnt_interval,
+            "stale_after_s": self.stale_after,
+            "stale": self.stale,
+        }
+
+
+class EspNowGateway:
+    """Runtime of one gateway (the entry's ``runtime_data``)."""
+
+    def __init__(self, hass: HomeAssistant, entry: EspNowConfigEntry) -> None:
+        """Initialize from the config entry."""
+        self.hass = hass
+        self.entry = entry
+        self.port: str = entry.data[CONF_PORT]
+        options = entry.options
+        self.update_interval = float(
+            options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
+        )
+        self.auto_add = bool(options.get(CONF_AUTO_ADD, DEFAULT_AUTO_ADD))
+        self.max_peers = int(options.get(CONF_MAX_PEERS, DEFAULT_MAX_PEERS))
+        self.peer_options: dict[str, dict[str, Any]] = dict(options.get(CONF_PEERS, {}))
+        self.mac = str(entry.unique_id)
+        self.unique_prefix = mac_from_str(self.mac).hex()
+        self.connection = GatewayConnection(
+            self.port,
+            baudrate=int(entry.data.get(CONF_BAUDRATE, DEFAULT_BAUDRATE)),
+            on_packet=self._handle_packet,
+            on_message=self._handle_message,
+            on_state=self._handle_state,
+            on_connect_error=self._handle_connect_error,
+        )
+        self.peers: dict[bytes, Peer] = {}
+        self.pending: dict[bytes, PendingPeer] = {}
+        self.ignored: set[str] = set()
+        self.counters = GatewayCounters()
+        self.device_id: str | None = None
+        self.packets_per_second = 0.0
+        self._rate_mark: tuple[datetime, int] | None = None
+        self._listeners: list[Listener] = []
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}"
+        )
+        self._port_missing_since: datetime | None = None
+        self._was_connected = False
+        self._table_full_logged = False
+
+    # ---- lifecycle ----------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """Whether the gateway link is up."""
+        return self.connection.connected
+
+    @property
+    def info(self) -> Hello | None:
+        """The gateway's hello."""
+        return self.connection.info
+
+    async def async_setup(self) -> None:
+        """Connect, load the peer table and start the link supervisor."""
+        try:
+            await self.connection.connect()
+        except ConnectError as err:
+            await self._async_setup_failed(err)
+        self._was_connected = True
+        self._delete_issue("port_missing")
+        self._delete_issue("unsupported_version")
+        self._register_gateway_device()
+        await self._async_load()
+        entry = self.entry
+        entry.async_create_background_task(
+            self.hass, self.connection.run(), f"{DOMAIN} link {self.port}"
+        )
+        entry.async_on_unload(
+            async_track_time_interval(self.hass, self._async_tick, TICK_INTERVAL)
+        )
+        self._rate_mark = (dt_util.utcnow(), self.connection.stats.packets)
+
+    async def _async_setup_failed(self, err: ConnectError) -> None:
+        placeholders = {"port": self.port, "detail": err.detail}
+        await self.connection.close()
+        if err.reason is ConnectErrorReason.UNSUPPORTED_VERSION:
+            self._create_version_issue(err)
+            raise ConfigEntryError(
+                translation_domain=DOMAIN,
+                translation_key="unsupported_version",
+                translation_placeholders=placeholders,
+            ) from err
+        if (
+            err.reason is ConnectErrorReason.NOT_FOUND
+            and not await self.hass.async_add_executor_job(os.path.exists, self.port)
+        ):
+            self._create_port_issue()
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key=err.reason.value,
+            translation_placeholders=placeholders,
+        ) from err
+
+    async def async_shutdown(self) -> None:
+        """Close the link and release the port; keep the peer table."""
+        for peer in self.peers.values():
+            peer.cancel_flush()
+        await self.connection.close()
+        if self.peers or self.ignored:
+            await self._store.async_save(self._stored())
+
+    @callback
+    def async_add_listener(self, listener: Listener) -> CALLBACK_TYPE:
+        """Call ``listener`` when gateway figures or the link state change."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _notify(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    def _register_gateway_device(self) -> None:
+        info = self.info
+        device = dr.async_get(self.hass).async_get_or_create(
+            config_entry_id=self.entry.entry_id,
+            identifiers={(DOMAIN, self.unique_prefix)},
+            connections={(dr.CONNECTION_NETWORK_MAC, self.mac.lower())},
+            manufacturer="Espressif",
+            model="ESP-NOW gateway",
+            name="ESP-NOW Gateway",
+            sw_version=info.firmware if info else None,
+            serial_number=self.mac,
+        )
+        self.device_id = device.id
+
+    # ---- link callbacks -----------------------------------------------------------
+
+    @callback
+    def _handle_packet(self, packet: Packet) -> None:
+        peer = self.peers.get(packet.src)
+        if peer is not None:
+            peer.handle(packet)
+            return
+        self._handle_unknown(packet)
+
+    def _handle_unknown(self, packet: Packet) -> None:
+        mac = packet.src
+        mac_str = mac_to_str(mac)
+        if mac_str in self.ignored:
+            self.counters.ignored_packets += 1
+            return
+        self.counters.unknown_packets += 1
+        pending = self.pending.get(mac)
+        if pending is not None:
+            pending.packets += 1
+            pending.rssi = packet.rssi
+            return
+        options = self.peer_options.get(mac_str, {})
+        configured = PayloadFormat(options.get(CONF_PAYLOAD_FORMAT, PayloadFormat.AUTO))
+        kind = detect_kind(packet.payload) if configured is PayloadFormat.AUTO else None
+        if self.auto_add and kind is not PayloadKind.RAW:
+            peer = self.add_peer(mac)
+            if peer is not None:
+                peer.handle(packet)
+            return
+        self._add_pending(mac, kind or PayloadKind(configured.value), packet.rssi)
+
+    def _add_pending(self, mac: bytes, kind: PayloadKind, rssi: int) -> None:
+        if len(self.pending) >= MAX_PENDING_PEERS:
+            oldest = next(iter(self.pending))
+            del self.pending[oldest]
+            self.counters.pending_dropped += 1
+        mac_str = mac_to_str(mac)
+        self.pending[mac] = PendingPeer(mac_str, kind, rssi)
+        self.hass.async_create_task(
+            self.hass.config_entries.flow.async_init(
+                DOMAIN,
+                context={"source": SOURCE_INTEGRATION_DISCOVERY},
+                data={
+                    "entry_id": self.entry.entry_id,
+                    "mac": mac_str,
+                    "kind": kind.value,
+                },
+            ),
+            eager_start=False,
+        )
+
+    @callback
+    def _handle_message(self, message: Message) -> None:
+        if isinstance(message, Stats | Hello):
+            self._notify()
+
+    @callback
+    def _handle_state(self, state: LinkState) -> None:
+        if state is LinkState.CONNECTED:
+            self._port_missing_since = None
+            self._delete_issue("port_missing")
+            self._delete_issue("unsupported_version")
+            if not self._was_connected:
+                LOGGER.info(
+                    "Connection to the ESP-NOW gateway on %s restored", self.port
+                )
+            self._was_connected = True
+        elif state is LinkState.DISCONNECTED and self._was_connected:
+            self._was_connected = False
+            LOGGER.warning(
+                "Lost the connection to the ESP-NOW gateway on %s", self.port
+            )
+        else:
+            return
+        self._notify()
+        for peer in self.peers.values():
+            peer.flush()
+
+    @callback
+    def _handle_connect_error(self, err: ConnectError) -> None:
+        if err.reason is ConnectErrorReason.UNSUPPORTED_VERSION:
+            self._create_version_issue(err)
+        if err.reason is not ConnectErrorReason.NOT_FOUND:
+            return
+        now = dt_util.utcnow()
+        if self._port_missing_since is None:
+            self._port_missing_since = now
+        elif (
+            now - self._port_missing_since
+        ).total_seconds() >= PORT_MISSING_REPAIR_AFTER:
+            self._create_port_issue()
+
+    @callback
+    def reconnect_now(self) -> None:
+        """Retry at once (a USB device was plugged in)."""
+        if not self.connected:
+            self.connection.reconnect_now()
+
+    # ---- peers --------------------------------------------------------------------
+
+    def _peer_settings(self, mac_str: str) -> dict[str, Any]:
+        options = self.peer_options.get(mac_str, {})
+        bindkey = options.get(CONF_BINDKEY)
+        interval = options.get(CONF_EXPECTED_INTERVAL)
+        return {
+            "payload_format": PayloadFormat(
+                options.get(CONF_PAYLOAD_FORMAT, PayloadFormat.AUTO)
+            ),
+            "bindkey": bytes.fromhex(bindkey) if bindkey else None,
+            "expected_interval": float(interval) if interval is not None else None,
+        }
+
+    @callback
+    def add_peer(self, mac: bytes, stored: dict[str, Any] | None = None) -> Peer | None:
+        """Add a peer to the table; None when the table is full."""
+        if mac in self.peers:
+            return self.peers[mac]
+        if len(self.peers) >= self.max_peers:
+            self.counters.peers_rejected += 1
+            if not self._table_full_logged:
+                self._table_full_logged = True
+                LOGGER.warning(
+                    "The peer table is full (%d peers); new peers are ignored. "
+                    "Raise the limit in the integration's options or delete unused peers",
+                    self.max_peers,
+                )
+            return None
+        peer = Peer(self, mac, **self._peer_settings(mac_to_str(mac)))
+        if stored:
+            peer.restore(stored)
+        self.peers[mac] = peer
+        self.pending.pop(mac, None)
+        if stored is None:
+            self.async_save()
+        self._register_peer_device(peer)
+        self.announce(peer, None)
+        return peer
+
+    def _register_peer_device(self, peer: Peer) -> None:
+        device = dr.async_get(self.hass).async_get_or_create(
+            config_entry_id=self.entry.entry_id,
+            identifiers={(DOMAIN, peer.unique_prefix)},
+            connections={(dr.CONNECTION_NETWORK_MAC, peer.mac_str.lower())},
+            manufacturer="ESP-NOW",
+            model=PEER_MODELS.get(peer.kind, PEER_MODELS[None]),
+            name=f"ESP-NOW {peer.mac_str[-8:]}",
+            via_device_id=self.device_id,
+        )
+        peer.device_id = device.id
+
+    @callback
+    def approve_peer(self, mac_str: str) -> bool:
+        """Add a pending peer the user confirmed."""
+        mac = mac_from_str(mac_str)
+        self.ignored.discard(mac_str)
+        return self.add_peer(mac) is not None
+
+    @callback
+    def remove_peer(self, mac_str: str) -> None:
+        """Forget a peer (its device was deleted) and ignore it from now on."""
+        mac = mac_from_str(mac_str)
+        peer = self.peers.pop(mac, None)
+        if peer is not None:
+            peer.cancel_flush()
+        self.pending.pop(mac, None)
+        self.ignored.add(mac_str)
+        self.async_save()
+
+    @callback
+    def unignore(self, mac_str: str) -> None:
+        """Stop ignoring a peer."""
+        self.ignored.discard(mac_str)
+        self.async_save()
+
+    @callback
+    def announce(self, peer: Peer, keys: list[str] | None) -> None:
+        """Tell the platforms about a new peer (keys None) or new keys of a peer."""
+        async_dispatcher_send(
+            self.hass, SIGNAL_NEW_ENTITIES.format(self.entry.entry_id), peer, keys
+        )
+
+    def peer_by_device(self, device_id: str) -> Peer | None:
+        """Return the peer behind a device registry id."""
+        for peer in self.peers.values():
+            if peer.device_id == device_id:
+                return peer
+        return None
+
+    # ---- periodic work --------------------------------------------------------------
+
+    @callback
+    def _async_tick(self, now: datetime) -> None:
+        """Update gateway figures and peer availability."""
+        if self._rate_mark is not None:
+            since, packets = self._rate_mark
+            elapsed = (now - since).total_seconds()
+            total = self.connection.stats.packets
+            if elapsed > 0:
+                self.packets_per_second = round((total - packets) / elapsed, 1)
+            self._rate_mark = (now, total)
+        for peer in self.peers.values():
+            limit = peer.stale_after
+            stale = (
+                limit is not None
+                and peer.last_seen is not None
+                and (now - peer.last_seen).total_seconds() > limit
+            )
+            if stale != peer.stale:
+                peer.stale = stale
+                LOGGER.info(
+                    "ESP-NOW peer %s is %s",
+                    peer.mac_str,
+                    "silent: marked unavailable" if stale else "back",
+                )
+                peer.flush()
+        self._notify()
+
+    # ---- persistence ----------------------------------------------------------------
+
+    async def _async_load(self) -> None:
+        stored = await self._store.async_load() or {}
+        self.ignored = set(stored.get("ignored", []))
+        for mac_str, data in stored.get("peers", {}).items():
+            if mac_str not in self.ignored:
+                self.add_peer(mac_from_str(mac_str), data)
+
+    def _stored(self) -> dict[str, Any]:
+        return {
+            "peers": {peer.mac_str: peer.as_stored() for peer in self.peers.values()},
+            "ignored": sorted(self.ignored),
+        }
+
+    @callback
+    def async_save(self) -> None:
+        """Save the peer table soon (writes are batched)."""
+        self._store.async_delay_save(self._stored, SAVE_DELAY)
+
+    # ---- repairs ----------------------------------------------------------------------
+
+    def _issue_id(self, kind: str) -> str:
+        return f"{kind}_{self.entry.entry_id}"
+
+    def _create_port_issue(self) -> None:
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            self._issue_id("port_missing"),
+            is_fixable=True,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key="port_missing",
+            translation_placeholders={"port": self.port, "title": self.entry.title},
+            data={"entry_id": self.entry.entry_id},
+        )
+
+    def _create_version_issue(self, err: ConnectError) -> None:
+        hello = err.hello
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            self._issue_id("unsupported_version"),
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key="unsupported_version",
+            translation_placeholders={
+                "title": self.entry.title,
+                "version": f"{hello.protocol_major}.{hello.protocol_minor}"
+                if hello
+                else "?",
+                "supported": "1.x",
+            },
+            learn_more_url="https://github.com/espnow-gateway/ha-espnow-gateway/blob/main/docs/protocol.md#4-versioning",
+        )
+
+    def _delete_issue(self, kind: str) -> None:
+        ir.async_delete_issue(self.hass, DOMAIN, self._issue_id(kind))
+
+    # ---- diagnostics ------------------------------------------------------------------
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Return the gateway's figures for diagnostics."""
+        info = self.info
+        return {
+            "port": self.port,
+            "state": self.connection.state,
+            "hello": asdict(info) | {"mac": mac_to_str(info.mac)} if info else None,
+            "gateway_stats": asdict(self.connection.gateway_stats)
+            if self.connection.gateway_stats
+            else None,
+            "link": self.connection.stats.as_dict(),
+            "counters": asdict(self.counters),
+            "packets_per_second": self.packets_per_second,
+            "options": {
+                "update_interval": self.update_interval,
+                "auto_add": self.auto_add,
+                "max_peers": self.max_peers,
+            },
+            "peers": [peer.diagnostics() for peer in self.peers.values()],
+            "pending": [asdict(p) for p in self.pending.values()],
+            "ignored": sorted(self.ignored),
+        }

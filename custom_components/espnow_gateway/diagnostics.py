@@ -1,0 +1,41 @@
+"""Diagnostics: link, gateway and peer figures, with keys redacted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.device_registry import DeviceEntry
+
+from .const import CONF_BINDKEY
+from .coordinator import EspNowConfigEntry
+
+TO_REDACT = {CONF_BINDKEY, "lmk"}
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: EspNowConfigEntry
+) -> dict[str, Any]:
+    """Return diagnostics for a gateway."""
+    return async_redact_data(
+        {
+            "entry": {"data": dict(entry.data), "options": dict(entry.options)},
+            "gateway": entry.runtime_data.diagnostics(),
+        },
+        TO_REDACT,
+    )
+
+
+async def async_get_device_diagnostics(
+    hass: HomeAssistant, entry: EspNowConfigEntry, device: DeviceEntry
+) -> dict[str, Any]:
+    """Return diagnostics for one device (a peer, or the gateway)."""
+    gateway = entry.runtime_data
+    peer = gateway.peer_by_device(device.id)
+    if peer is None:
+        return await async_get_config_entry_diagnostics(hass, entry)
+    options = entry.options.get("peers", {}).get(peer.mac_str, {})
+    return async_redact_data(
+        {"options": options, "peer": peer.diagnostics()}, TO_REDACT
+    )

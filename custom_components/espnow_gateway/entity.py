@@ -1,0 +1,71 @@
+"""Base entities: one for the gateway's own figures, one for a peer's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.core import callback
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import Entity, EntityDescription
+
+from .const import DOMAIN
+from .coordinator import EspNowGateway, Peer
+
+
+class EspNowGatewayEntity(Entity):
+    """An entity of the gateway device, updated every tick and on link changes."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(self, gateway: EspNowGateway, description: EntityDescription) -> None:
+        """Initialize for one description."""
+        self.gateway = gateway
+        self.entity_description = description
+        self._attr_unique_id = f"{gateway.unique_prefix}-{description.key}"
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, gateway.unique_prefix)}
+        )
+
+    async def async_added_to_hass(self) -> None:
+        """Subscribe to gateway updates."""
+        self.async_on_remove(self.gateway.async_add_listener(self.async_write_ha_state))
+
+
+class EspNowPeerEntity(Entity):
+    """An entity of a peer device.
+
+    The peer calls ``_handle_peer_update`` at most once per update interval (its
+    writes are coalesced); the entity writes only if what it shows has changed.
+    """
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(self, peer: Peer, description: EntityDescription) -> None:
+        """Initialize for one description of one peer."""
+        self.peer = peer
+        self.entity_description = description
+        self._attr_unique_id = f"{peer.unique_prefix}-{description.key}"
+        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, peer.unique_prefix)})
+        self._written: tuple[bool, Any] | None = None
+
+    @property
+    def available(self) -> bool:
+        """Available while the gateway is connected and the peer not silent."""
+        return self.peer.available
+
+    def current(self) -> Any:
+        """Return what the entity shows (compared to skip needless writes)."""
+        return None
+
+    async def async_added_to_hass(self) -> None:
+        """Subscribe to the peer."""
+        self.async_on_remove(self.peer.async_add_listener(self._handle_peer_update))
+
+    @callback
+    def _handle_peer_update(self) -> None:
+        shown = (self.available, self.current())
+        if shown != self._written:
+            self._written = shown
+            self.async_write_ha_state()

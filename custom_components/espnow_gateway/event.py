@@ -1,0 +1,80 @@
+"""Event entities: button presses and dimmer turns, delivered at once."""
+
+from __future__ import annotations
+
+from homeassistant.components.event import (
+    EventDeviceClass,
+    EventEntity,
+    EventEntityDescription,
+)
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .const import LOGGER, SIGNAL_NEW_ENTITIES, event_types_for, map_event
+from .coordinator import EspNowConfigEntry, Peer
+from .decoders.registry import ButtonEvent
+from .entity import EspNowPeerEntity
+
+PARALLEL_UPDATES = 0
+
+
+def event_description(key: str) -> EventEntityDescription:
+    """Describe the event entity for decoder key ``button``, ``button_2``, ``dimmer``..."""
+    base, _, number = key.partition("_")
+    dimmer = base == "dimmer"
+    return EventEntityDescription(
+        key=key,
+        translation_key=("dimmer" if dimmer else "button")
+        + ("_numbered" if number else ""),
+        translation_placeholders={"number": number} if number else None,
+        device_class=None if dimmer else EventDeviceClass.BUTTON,
+        event_types=event_types_for(key),
+    )
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: EspNowConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Set up event entities, and add more as peers report new buttons."""
+    gateway = entry.runtime_data
+
+    @callback
+    def add(peer: Peer, keys: list[str] | None) -> None:
+        new = [key for key in keys or sorted(peer.event_keys) if key in peer.event_keys]
+        if new:
+            async_add_entities(PeerEvent(peer, key) for key in new)
+
+    for peer in list(gateway.peers.values()):
+        add(peer, None)
+    entry.async_on_unload(
+        async_dispatcher_connect(hass, SIGNAL_NEW_ENTITIES.format(entry.entry_id), add)
+    )
+
+
+class PeerEvent(EspNowPeerEntity, EventEntity):
+    """A button (or dimmer) of a peer."""
+
+    def __init__(self, peer: Peer, key: str) -> None:
+        """Initialize for one event key of one peer."""
+        super().__init__(peer, event_description(key))
+
+    async def async_added_to_hass(self) -> None:
+        """Receive this key's events as they arrive."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.peer.async_add_event_listener(
+                self.entity_description.key, self._handle_event
+            )
+        )
+
+    @callback
+    def _handle_event(self, event: ButtonEvent) -> None:
+        event_type, attributes = map_event(event)
+        if event_type not in self.event_types:
+            LOGGER.debug("Ignoring event %s of %s", event_type, self.entity_id)
+            return
+        self._trigger_event(event_type, attributes or None)
+        self.async_write_ha_state()

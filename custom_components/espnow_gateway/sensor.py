@@ -1,0 +1,254 @@
+"""Sensors: gateway health figures, peer link figures and decoded measurements."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from homeassistant.components.sensor import (
+    RestoreSensor,
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import SIGNAL_STRENGTH_DECIBELS_MILLIWATT, EntityCategory
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.typing import StateType
+
+from .const import SIGNAL_NEW_ENTITIES
+from .coordinator import EspNowConfigEntry, EspNowGateway, MeasurementInfo, Peer
+from .entity import EspNowGatewayEntity, EspNowPeerEntity
+
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class GatewaySensorDescription(SensorEntityDescription):
+    """A gateway figure."""
+
+    value_fn: Callable[[EspNowGateway], StateType]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PeerSensorDescription(SensorEntityDescription):
+    """A link figure of a peer."""
+
+    value_fn: Callable[[Peer], StateType | datetime]
+
+
+def _gateway_stat(name: str) -> Callable[[EspNowGateway], StateType]:
+    def value(gateway: EspNowGateway) -> StateType:
+        stats = gateway.connection.gateway_stats
+        return getattr(stats, name) if stats is not None else None
+
+    return value
+
+
+GATEWAY_SENSORS: tuple[GatewaySensorDescription, ...] = (
+    GatewaySensorDescription(
+        key="packets_per_second",
+        translation_key="packets_per_second",
+        native_unit_of_measurement="packets/s",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda gateway: gateway.packets_per_second,
+    ),
+    GatewaySensorDescription(
+        key="peers",
+        translation_key="peers",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda gateway: len(gateway.peers),
+    ),
+    GatewaySensorDescription(
+        key="packets_lost",
+        translation_key="packets_lost",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda gateway: gateway.connection.stats.packets_lost,
+    ),
+    GatewaySensorDescription(
+        key="crc_errors",
+        translation_key="crc_errors",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda gateway: gateway.connection.stats.decoder.crc_errors,
+    ),
+    GatewaySensorDescription(
+        key="gateway_dropped",
+        translation_key="gateway_dropped",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_gateway_stat("rx_dropped"),
+    ),
+    GatewaySensorDescription(
+        key="channel",
+        translation_key="channel",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda gateway: gateway.info.channel if gateway.info else None,
+    ),
+    GatewaySensorDescription(
+        key="free_heap",
+        translation_key="free_heap",
+        native_unit_of_measurement="B",
+        device_class=SensorDeviceClass.DATA_SIZE,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=_gateway_stat("free_heap"),
+    ),
+)
+
+PEER_SENSORS: tuple[PeerSensorDescription, ...] = (
+    PeerSensorDescription(
+        key="rssi",
+        device_class=SensorDeviceClass.SIGNAL_STRENGTH,
+        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda peer: peer.rssi,
+    ),
+    PeerSensorDescription(
+        key="last_seen",
+        translation_key="last_seen",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda peer: peer.last_seen,
+    ),
+    PeerSensorDescription(
+        key="packets",
+        translation_key="packets",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda peer: peer.packets,
+    ),
+)
+
+
+def _enum[E: (SensorDeviceClass, SensorStateClass)](
+    kind: type[E], value: str | None
+) -> E | None:
+    if value is None:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        return None
+
+
+def measurement_description(info: MeasurementInfo) -> SensorEntityDescription:
+    """Describe the sensor entity of a decoded measurement."""
+    device_class = _enum(SensorDeviceClass, info.device_class)
+    named_by_class = device_class is not None and info.key == device_class.value
+    return SensorEntityDescription(
+        key=info.key,
+        translation_key=None if named_by_class else "measurement",
+        translation_placeholders=None
+        if named_by_class
+        else {"name": humanize(info.key)},
+        device_class=device_class,
+        native_unit_of_measurement=info.unit,
+        state_class=_enum(SensorStateClass, info.state_class),
+        suggested_display_precision=info.precision,
+    )
+
+
+def humanize(key: str) -> str:
+    """Turn a decoder key such as ``env_temp_2`` into ``Env temp 2``."""
+    return key.replace("_", " ").capitalize()
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: EspNowConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Set up the sensors, and add more as peers and measurements appear."""
+    gateway = entry.runtime_data
+
+    @callback
+    def add(peer: Peer, keys: list[str] | None) -> None:
+        entities: list[SensorEntity] = []
+        if keys is None:
+            entities.extend(PeerLinkSensor(peer, d) for d in PEER_SENSORS)
+            keys = list(peer.measurements)
+        for key in keys:
+            info = peer.measurements.get(key)
+            if info is not None and not info.binary:
+                entities.append(MeasurementSensor(peer, info))
+        if entities:
+            async_add_entities(entities)
+
+    async_add_entities(GatewaySensor(gateway, d) for d in GATEWAY_SENSORS)
+    for peer in list(gateway.peers.values()):
+        add(peer, None)
+    entry.async_on_unload(
+        async_dispatcher_connect(hass, SIGNAL_NEW_ENTITIES.format(entry.entry_id), add)
+    )
+
+
+class GatewaySensor(EspNowGatewayEntity, SensorEntity):
+    """A gateway health figure."""
+
+    entity_description: GatewaySensorDescription
+
+    @property
+    def native_value(self) -> StateType:
+        """Return the figure."""
+        return self.entity_description.value_fn(self.gateway)
+
+
+class PeerLinkSensor(EspNowPeerEntity, SensorEntity):
+    """RSSI, last seen or packet count of a peer."""
+
+    entity_description: PeerSensorDescription
+
+    @property
+    def available(self) -> bool:
+        """Last seen stays known while the peer is silent."""
+        if self.entity_description.key == "last_seen":
+            return self.peer.gateway.connected
+        return super().available
+
+    def current(self) -> Any:
+        """Return the figure."""
+        return self.entity_description.value_fn(self.peer)
+
+    @property
+    def native_value(self) -> StateType | datetime:
+        """Return the figure."""
+        return self.entity_description.value_fn(self.peer)
+
+
+class MeasurementSensor(EspNowPeerEntity, RestoreSensor):
+    """A decoded measurement, restored across restarts until the peer reports."""
+
+    def __init__(self, peer: Peer, info: MeasurementInfo) -> None:
+        """Initialize from the measurement's description."""
+        super().__init__(peer, measurement_description(info))
+
+    def current(self) -> Any:
+        """Return the value."""
+        return self.peer.values.get(self.entity_description.key)
+
+    @property
+    def native_value(self) -> StateType:
+        """Return the value."""
+        value = self.peer.values.get(self.entity_description.key)
+        return value if not isinstance(value, bool) else int(value)
+
+    async def async_added_to_hass(self) -> None:
+        """Restore the last value if the peer has not reported yet."""
+        await super().async_added_to_hass()
+        key = self.entity_description.key
+        if key not in self.peer.values and (
+            last := await self.async_get_last_sensor_data()
+        ):
+            value = last.native_value
+            if isinstance(value, int | float | str):
+                self.peer.values[key] = value
