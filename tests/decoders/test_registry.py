@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import given, strategies as st
 import pytest
 
@@ -261,3 +263,131 @@ def test_package_exports() -> None:
         "PayloadFormat",
         "PayloadKind",
     }
+
+
+# ---- scan: classify without decoding -------------------------------------------------
+
+MAC6 = bytes.fromhex("aabbccddeeff")
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        # BTHome measurements only: not urgent, packet id readable
+        (bytes.fromhex("40 00 11 01 57 02 29 09 03 00 14"), (False, 0x11)),
+        (b"\xd2\xfc" + bytes.fromhex("40 00 07 02 29 09"), (False, 7)),
+        # a button event or a binary state: urgent
+        (bytes.fromhex("40 00 11 01 57 3a 01"), (True, 0x11)),
+        (bytes.fromhex("40 00 05 11 01"), (True, 5)),
+        # encrypted: urgent (only the decoder can tell)
+        (bytes.fromhex("41 a4 72 66 c9 5f 73 00 11 22 33 78 23 72 14"), (True, None)),
+        # JSON
+        (b'{"temperature": 21.5, "humidity": 40}', (False, None)),
+        (b'{"temperature": 21.5, "button": "press"}', (True, None)),
+        (b'{"Motion": 1}', (True, None)),
+        (b'{"doorOpen": 0}', (True, None)),
+        (b'{"flag": true}', (True, None)),
+        # raw and empty
+        (b"\x01\x02\x03", (False, None)),
+        (b"", (False, None)),
+    ],
+)
+def test_scan_classifies_without_decoding(
+    payload: bytes, expected: tuple[bool, int | None]
+) -> None:
+    assert PeerDecoder(MAC6).scan(payload) == expected
+
+
+def test_scan_by_configured_format() -> None:
+    assert PeerDecoder(MAC6, payload_format=PayloadFormat.RAW).scan(
+        b'{"button": 1}'
+    ) == (False, None)
+    assert PeerDecoder(MAC6, payload_format=PayloadFormat.JSON).scan(b"xx press") == (
+        False,
+        None,
+    )
+    assert PeerDecoder(MAC6, payload_format=PayloadFormat.JSON).scan(b"[true]") == (
+        True,
+        None,
+    )
+    bthome_peer = PeerDecoder(MAC6, payload_format=PayloadFormat.BTHOME)
+    assert bthome_peer.scan(bytes.fromhex("40 02 29 09")) == (False, None)
+    assert bthome_peer.scan(bytes.fromhex("50 02 29 09")) == (
+        True,
+        None,
+    )  # wrong version
+    assert bthome_peer.scan(bytes.fromhex("40 02 29")) == (
+        True,
+        None,
+    )  # truncated object
+    assert bthome_peer.scan(bytes.fromhex("40 f0 01")) == (True, None)  # unknown object
+
+
+@given(st.binary(max_size=300))
+def test_scan_never_raises_and_agrees_with_the_decoder(payload: bytes) -> None:
+    """A payload the scan calls not urgent never decodes to events or binary states."""
+    decoder = PeerDecoder(MAC6)
+    urgent, _packet_id = decoder.scan(payload)
+    if not urgent:
+        decoded = decoder.decode(payload)
+        assert not decoded.events
+        assert not any(m.binary for m in decoded.measurements)
+
+
+def _json_payloads() -> st.SearchStrategy[bytes]:
+    from custom_components.espnow_gateway.decoders import json_payload
+
+    words = sorted(
+        {
+            *json_payload.SENSOR_SPECS,
+            *json_payload.BINARY_SPECS,
+            "button",
+            "event",
+            "Motion",
+            "doorOpen",
+            "x",
+        }
+    )
+    keys = st.one_of(st.sampled_from(words), st.text(min_size=1, max_size=8))
+    values = st.one_of(
+        st.integers(-1000, 1000),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.booleans(),
+        st.sampled_from(["press", "double", "on", "text"]),
+    )
+    return st.dictionaries(keys, values, max_size=6).map(
+        lambda d: json.dumps(d).encode()
+    )
+
+
+def _bthome_payloads() -> st.SearchStrategy[bytes]:
+    from custom_components.espnow_gateway.decoders.bthome import OBJECT_SIZES
+
+    fixed = sorted(i for i, size in OBJECT_SIZES.items() if size >= 0)
+
+    def build(ids: list[int]) -> st.SearchStrategy[bytes]:
+        ordered = sorted(ids)
+        datas = [
+            st.binary(min_size=OBJECT_SIZES[i], max_size=OBJECT_SIZES[i])
+            for i in ordered
+        ]
+        return st.tuples(*datas).map(
+            lambda parts: (
+                b"\x40"
+                + b"".join(bytes([i]) + d for i, d in zip(ordered, parts, strict=True))
+            )
+        )
+
+    return st.lists(st.sampled_from(fixed), max_size=6).flatmap(build)
+
+
+@given(st.one_of(_json_payloads(), _bthome_payloads()))
+def test_scan_agrees_with_the_decoder_on_structured_payloads(payload: bytes) -> None:
+    decoder = PeerDecoder(MAC6)
+    urgent, packet_id = decoder.scan(payload)
+    decoded = decoder.decode(payload)
+    if not urgent:
+        assert not decoded.events
+        assert not any(m.binary for m in decoded.measurements)
+        if decoded.kind is PayloadKind.BTHOME:
+            assert packet_id == decoded.packet_id

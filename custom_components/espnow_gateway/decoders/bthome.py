@@ -200,6 +200,42 @@ def _walk_objects(data: bytes, start: int, *, ordered: bool) -> bool:
     return pos == end and end > start
 
 
+# Objects whose value must reach Home Assistant at once: binary states and events.
+# Everything else is a measurement, of which only the latest value matters.
+URGENT_OBJECT_IDS: Final = frozenset(
+    object_id
+    for object_id, meas in MEAS_TYPES.items()
+    if type(meas.meas_format).__name__ != "BaseSensorDescription"
+)
+_PACKET_ID_OBJECT: Final = 0x00
+
+
+def scan(data: bytes) -> tuple[bool, int | None]:
+    """Look at service data without decoding it: ``(urgent, packet_id)``.
+
+    ``urgent`` is False only for unencrypted payloads made solely of measurement
+    objects; those may be decoded later (only the latest value matters). Anything
+    else (binary states, events, encryption, unknown objects) is urgent.
+    """
+    if not data or data[0] & _RESERVED_AND_VERSION_MASK != _VERSION_2_NO_RESERVED:
+        return True, None
+    info = data[0]
+    if info & FLAG_ENCRYPTED:
+        return True, None
+    pos = 1 + (INCLUDED_MAC_LENGTH if info & FLAG_MAC_INCLUDED else 0)
+    end = len(data)
+    packet_id: int | None = None
+    while pos < end:
+        object_id = data[pos]
+        size = OBJECT_SIZES.get(object_id)
+        if size is None or size < 0 or object_id in URGENT_OBJECT_IDS:
+            return True, packet_id
+        if object_id == _PACKET_ID_OBJECT and pos + 1 < end:
+            packet_id = data[pos + 1]
+        pos += 1 + size
+    return pos != end, packet_id
+
+
 def is_plausible_bthome(data: bytes) -> bool:
     """Return whether ``data`` looks like bare BTHome v2 service data (see registry)."""
     if not data or data[0] & _RESERVED_AND_VERSION_MASK != _VERSION_2_NO_RESERVED:

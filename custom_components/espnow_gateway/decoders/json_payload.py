@@ -250,6 +250,26 @@ _EVENT_VALUE_SEPARATORS: Final = re.compile(r"[\s-]+")
 
 
 @lru_cache(maxsize=1024)
+def _urgent_tokens() -> tuple[bytes, ...]:
+    words = {*BINARY_SPECS, *EVENT_KEYS, "true", "false"}
+    # Compound names ("water_leak") are covered by their parts' shortest match.
+    return tuple(sorted({word.split("_")[0].encode() for word in words}))
+
+
+URGENT_TOKENS: Final = _urgent_tokens()
+
+
+def may_be_urgent(payload: bytes) -> bool:
+    """Whether a JSON payload may carry a binary state or an event (decode it now).
+
+    A conservative byte search of the lower-cased payload for every word that can
+    name a binary sensor or an event, and for JSON booleans: false positives only
+    cost an early decode; there are no false negatives.
+    """
+    lowered = payload.lower()
+    return any(token in lowered for token in URGENT_TOKENS)
+
+
 def normalize_key(raw: str) -> str:
     """Return ``raw`` as a snake_case slug of ``[a-z0-9_]``, empty if nothing is left."""
     slug = _NOT_SLUG.sub("_", _CAMEL_BOUNDARY.sub("_", raw).lower()).strip("_")

@@ -220,6 +220,33 @@ class PeerDecoder:
             case _:
                 return _RAW
 
+    def scan(self, payload: bytes) -> tuple[bool, int | None]:
+        """Classify a payload without decoding it: ``(urgent, packet_id)``.
+
+        Urgent payloads may carry events or binary states and must be decoded at
+        once; the others only carry measurements, so a caller that writes states
+        at a limited rate may decode just the latest of them. ``packet_id`` is the
+        BTHome packet id when it can be read without decoding. Never raises.
+        """
+        if not payload:
+            return False, None
+        match self._format:
+            case PayloadFormat.RAW:
+                return False, None
+            case PayloadFormat.JSON:
+                return json_payload.may_be_urgent(payload), None
+            case PayloadFormat.BTHOME:
+                return bthome.scan(strip_bthome_uuid(payload))
+            case _:
+                pass
+        if payload.startswith(bthome.SERVICE_DATA_UUID_BYTES):
+            return bthome.scan(payload[len(bthome.SERVICE_DATA_UUID_BYTES) :])
+        if payload[0] in _JSON_FIRST_BYTES:
+            return json_payload.may_be_urgent(payload), None
+        if bthome.is_plausible_bthome(payload):
+            return bthome.scan(payload)
+        return False, None
+
     def _bthome_decoder(self) -> bthome.BTHomeDecoder:
         if self._bthome is None:
             self._bthome = bthome.BTHomeDecoder(self._mac, self._bindkey)
