@@ -13,6 +13,7 @@ from typing import Any
 
 BENCHMARKS: dict[str, str] = {
     "codec": "benchmarks.codec",
+    "hass": "benchmarks.hass_load",
 }
 
 
