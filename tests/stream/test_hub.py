@@ -1,0 +1,335 @@
+"""The stream hub on its own: filters, rate limits, watermarks, policies, credits.
+
+A real asyncio loop drives the batch timers (batches are due after ``batch_interval``
+of loop time, so tests advance with short real intervals only where a timer must
+fire); the token bucket reads an injected clock, so rate limits are exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from custom_components.espnow_gateway.link.messages import BROADCAST, Packet
+from custom_components.espnow_gateway.stream import (
+    PACKET_OVERHEAD,
+    Policy,
+    StreamHub,
+    StreamOptions,
+    Subscriber,
+)
+
+A = bytes.fromhex("0200000000aa")
+B = bytes.fromhex("0200000000bb")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Client:
+    """Collects what a subscriber sends."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+
+    @property
+    def batches(self) -> list[dict[str, Any]]:
+        return [e for e in self.events if "batch" in e]
+
+    @property
+    def statuses(self) -> list[str]:
+        return [e["status"] for e in self.events if "status" in e]
+
+    @property
+    def packets(self) -> list[dict[str, Any]]:
+        return [p for b in self.batches for p in b["packets"]]
+
+    @property
+    def reported_drops(self) -> int:
+        return sum(e["dropped"] for e in self.events)
+
+
+def packet(src: bytes = A, seq: int = 0, rssi: int = -60, size: int = 10) -> Packet:
+    return Packet(src, BROADCAST, rssi, -95, 1, 0, seq, seq * 1000, bytes(size))
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def hub(clock: Clock) -> AsyncIterator[StreamHub]:
+    hub = StreamHub(asyncio.get_running_loop(), clock=clock)
+    yield hub
+    hub.close_all()
+
+
+async def next_batch() -> None:
+    """Wait past a 20 ms batch interval."""
+    await asyncio.sleep(0.06)
+
+
+async def settle() -> None:
+    """Run callbacks that are due now (zero-delay timers)."""
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+def subscribe(hub: StreamHub, **options: Any) -> tuple[Subscriber, Client]:
+    client = Client()
+    return hub.subscribe(1, StreamOptions(**options), client), client
+
+
+def test_size_estimate() -> None:
+    assert PACKET_OVERHEAD == 170
+
+
+async def test_filters(hub: StreamHub) -> None:
+    by_source, c1 = subscribe(hub, sources=frozenset({A}))
+    by_rssi, c2 = subscribe(hub, min_rssi=-70)
+    by_kind, c3 = subscribe(hub, kinds=frozenset({"json"}))
+    by_entry, c4 = subscribe(hub, entry_id="gw1")
+    hub.publish("gw1", packet(A, 0, -80), "raw")
+    hub.publish("gw2", packet(B, 1, -50), "json")
+    await settle()
+    assert [p["seq"] for p in c1.packets] == [0]
+    assert [p["seq"] for p in c2.packets] == [1]
+    assert [p["seq"] for p in c3.packets] == [1]
+    assert [p["seq"] for p in c4.packets] == [0]
+    assert hub.subscriber_count("gw1") == 4
+    assert hub.subscriber_count("gw2") == 3
+    for subscriber in (by_source, by_rssi, by_kind, by_entry):
+        assert subscriber.matched == 1
+
+
+async def test_packet_fields_and_encodings(hub: StreamHub) -> None:
+    _, b64 = subscribe(hub)
+    _, hexa = subscribe(hub, encoding="hex")
+    hub.publish(
+        "gw", Packet(A, BROADCAST, -61, -95, 6, 0, 42, 123, b"\x01\x02"), "bthome"
+    )
+    await settle()
+    expected = {
+        "gateway": "gw",
+        "src": "02:00:00:00:00:AA",
+        "dst": "FF:FF:FF:FF:FF:FF",
+        "rssi": -61,
+        "channel": 6,
+        "ts": 123,
+        "seq": 42,
+        "kind": "bthome",
+    }
+    assert b64.packets == [expected | {"payload": "AQI="}]
+    assert hexa.packets == [expected | {"payload": "0102"}]
+    assert b64.batches[0]["subscription"] == 1
+
+
+async def test_token_bucket(hub: StreamHub, clock: Clock) -> None:
+    subscriber, client = subscribe(
+        hub, max_rate=10, burst=5, window=16, batch_interval_ms=20
+    )
+    for seq in range(20):
+        hub.publish("gw", packet(seq=seq), "raw")
+    assert subscriber.dropped_rate == 15  # a full bucket of 5, then nothing
+    clock.now += 1.0  # one second refills 10 tokens, capped at the burst of 5
+    for seq in range(20, 40):
+        hub.publish("gw", packet(seq=seq), "raw")
+    assert subscriber.dropped_rate == 30
+    clock.now += 0.35  # 3.5 tokens
+    for seq in range(40, 45):
+        hub.publish("gw", packet(seq=seq), "raw")
+    await next_batch()
+    assert [p["seq"] for p in client.packets] == [
+        0,
+        1,
+        2,
+        3,
+        4,
+        20,
+        21,
+        22,
+        23,
+        24,
+        40,
+        41,
+        42,
+    ]
+    assert subscriber.matched == 45
+    assert subscriber.sent + subscriber.dropped == subscriber.matched
+    assert client.reported_drops == subscriber.dropped
+
+
+async def test_batches_respect_interval_and_window(hub: StreamHub) -> None:
+    subscriber, client = subscribe(hub, max_rate=1000, batch_interval_ms=20, window=2)
+    hub.publish("gw", packet(seq=0), "raw")
+    await settle()
+    assert len(client.batches) == 1  # the first packet goes at once
+    for seq in range(1, 6):
+        hub.publish("gw", packet(seq=seq), "raw")
+    await settle()
+    assert len(client.batches) == 1  # the next one waits for the interval
+    await asyncio.sleep(0.05)
+    assert len(client.batches) == 2
+    assert [p["seq"] for p in client.batches[1]["packets"]] == [1, 2, 3, 4, 5]
+    assert subscriber.in_flight == 2
+    hub.publish("gw", packet(seq=6), "raw")
+    await asyncio.sleep(0.05)
+    assert len(client.batches) == 2  # window full: nothing more until an ack
+    assert subscriber.ack(1)
+    await asyncio.sleep(0.05)
+    assert len(client.batches) == 3
+    assert [p["seq"] for p in client.batches[2]["packets"]] == [6]
+    assert not subscriber.ack(99)  # never sent
+    assert not subscriber.ack(-1)
+    assert subscriber.ack(1)  # repeated: harmless
+    assert subscriber.ack(3)
+    assert subscriber.in_flight == 0
+
+
+def _fill(hub: StreamHub, count: int, sources: tuple[bytes, ...] = (A,)) -> None:
+    for seq in range(count):
+        hub.publish("gw", packet(sources[seq % len(sources)], seq, size=300), "raw")
+
+
+ITEM = PACKET_OVERHEAD + 300 * 4 // 3  # 570 bytes per packet in the buffer
+
+
+async def test_watermarks_and_drop_oldest(hub: StreamHub) -> None:
+    subscriber, client = subscribe(
+        hub,
+        max_rate=10_000,
+        high_watermark=4096,
+        low_watermark=1024,
+        window=1,
+        batch_interval_ms=20,
+    )
+    _fill(hub, 1)
+    await settle()  # batch 1 in flight: the window is full from now on
+    _fill(hub, 30)
+    assert subscriber.throttled
+    assert client.statuses == ["throttled"]
+    assert subscriber.buffered_bytes <= 4096
+    assert subscriber.peak_bytes <= 4096
+    buffered = list(subscriber._buffer.values())
+    assert [item[1].seq for item in buffered] == list(
+        range(30 - len(buffered), 30)
+    )  # newest kept
+    subscriber.ack(1)
+    await next_batch()
+    # One batch takes the whole buffer: below the low watermark, the subscriber resumes.
+    assert client.statuses == ["throttled", "resumed"]
+    assert not subscriber.throttled
+    assert (
+        subscriber.matched
+        == subscriber.sent + subscriber.dropped + subscriber.buffered_bytes // ITEM
+    )
+    assert client.reported_drops == subscriber.dropped
+    assert subscriber.throttled_seconds >= 0
+
+
+async def test_drop_newest(hub: StreamHub) -> None:
+    subscriber, client = subscribe(
+        hub,
+        max_rate=10_000,
+        high_watermark=4096,
+        policy=Policy.DROP_NEWEST,
+        window=1,
+        batch_interval_ms=20,
+    )
+    _fill(hub, 1)
+    await settle()
+    _fill(hub, 30)
+    kept = [item[1].seq for item in subscriber._buffer.values()]
+    assert kept == list(range(len(kept)))  # the oldest are kept
+    assert subscriber.dropped_overflow == 30 - len(kept)
+    subscriber.ack(1)
+    await next_batch()
+    assert [p["seq"] for p in client.batches[1]["packets"]] == kept
+
+
+async def test_latest_per_peer(hub: StreamHub) -> None:
+    subscriber, client = subscribe(
+        hub,
+        max_rate=10_000,
+        high_watermark=4096,
+        policy=Policy.LATEST_PER_PEER,
+        window=1,
+        batch_interval_ms=20,
+    )
+    _fill(hub, 1)
+    await settle()
+    for seq in range(1, 41):  # 40 packets from two peers
+        hub.publish("gw", packet(A if seq % 2 else B, seq, size=300), "raw")
+    assert subscriber.throttled
+    sources = [item[1].src for item in subscriber._buffer.values()]
+    # Until throttling started packets were kept; after it, one per peer (the newest).
+    throttled_part = sources[-2:]
+    assert sorted(throttled_part) == [A, B]
+    newest = {item[1].src: item[1].seq for item in subscriber._buffer.values()}
+    assert newest == {A: 39, B: 40}
+    assert subscriber.matched == 41
+    assert subscriber.sent + subscriber.dropped + len(subscriber._buffer) == 41
+    subscriber.ack(1)
+    await next_batch()
+    assert client.reported_drops == subscriber.dropped
+
+
+async def test_stalled_client_is_closed(hub: StreamHub) -> None:
+    subscriber, client = subscribe(hub, window=1, stall_timeout=0.05)
+    closed: list[bool] = []
+    subscriber._on_close = lambda: closed.append(True)
+    _fill(hub, 3)
+    await settle()
+    assert subscriber.in_flight == 1
+    await asyncio.sleep(0.1)
+    assert client.statuses[-1] == "closed"
+    assert client.events[-1]["reason"] == "stalled"
+    assert subscriber.closed
+    assert closed == [True]
+    assert hub.subscribers == []
+    assert not hub.active
+    assert hub.stalled == 1
+    _fill(hub, 3)  # nothing happens any more
+    assert subscriber.matched == 3
+
+
+async def test_close_releases_everything(hub: StreamHub) -> None:
+    subscriber, _client = subscribe(hub, batch_interval_ms=10_000, window=1)
+    _fill(hub, 5)
+    assert subscriber._timer is not None
+    subscriber.close()
+    subscriber.close()  # idempotent
+    assert subscriber._timer is None
+    assert subscriber._stall_timer is None
+    assert subscriber.buffered_bytes == 0
+    assert not subscriber._buffer
+    assert hub.diagnostics()["totals"]["closed_subscribers_sent"] == subscriber.sent
+
+
+async def test_diagnostics_and_totals(hub: StreamHub) -> None:
+    first, _ = subscribe(hub, entry_id="gw", max_rate=1, burst=1)
+    _second, _ = subscribe(hub, entry_id="other")
+    _fill(hub, 3)
+    await settle()
+    diag = hub.diagnostics("gw")
+    assert [s["subscription"] for s in diag["subscribers"]] == [1]
+    assert diag["totals"]["dropped"] == 2
+    assert diag["totals"]["dropped_by_gateway"] == {"gw": 2}
+    figures = first.diagnostics()
+    assert figures["matched"] == 3
+    assert figures["sent"] == 1
+    assert figures["dropped_rate"] == 2
+    hub.close_all()
+    assert hub.subscribers == []
