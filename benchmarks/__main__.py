@@ -14,6 +14,7 @@ from typing import Any
 BENCHMARKS: dict[str, str] = {
     "codec": "benchmarks.codec",
     "hass": "benchmarks.hass_load",
+    "stream": "benchmarks.stream_load",
 }
 
 

@@ -63,13 +63,19 @@ class HassInstance:
         recorder: bool = True,
         log_level: str = "warning",
         integration_log_level: str = "info",
+        extra_components: dict[str, Path] | None = None,
     ) -> None:
-        """Prepare an instance in ``config_dir`` (created if needed)."""
+        """Prepare an instance in ``config_dir`` (created if needed).
+
+        ``extra_components`` maps more custom integration domains to their folders;
+        they are loaded from configuration.yaml (the benchmarks' baselines).
+        """
         self.config_dir = config_dir
         self.port = port or free_port()
         self.recorder = recorder
         self.log_level = log_level
         self.integration_log_level = integration_log_level
+        self.extra_components = extra_components or {}
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: asyncio.subprocess.Process | None = None
         self.token: str | None = None
@@ -81,6 +87,7 @@ class HassInstance:
         """Write configuration.yaml and link custom_components into the config dir."""
         self.config_dir.mkdir(parents=True, exist_ok=True)
         recorder = "recorder:\n  commit_interval: 1" if self.recorder else ""
+        extra = "".join(f"{domain}:\n" for domain in self.extra_components)
         (self.config_dir / "configuration.yaml").write_text(
             CONFIGURATION.format(
                 port=self.port,
@@ -88,10 +95,18 @@ class HassInstance:
                 log_level=self.log_level,
                 integration_log_level=self.integration_log_level,
             )
+            + extra
         )
-        link = self.config_dir / "custom_components"
-        if not link.exists():
-            link.symlink_to(REPO / "custom_components")
+        components = self.config_dir / "custom_components"
+        if components.is_symlink():  # made by an older version of this tool
+            components.unlink()
+        components.mkdir(exist_ok=True)
+        wanted = {"espnow_gateway": REPO / "custom_components" / "espnow_gateway"}
+        wanted |= self.extra_components
+        for domain, folder in wanted.items():
+            link = components / domain
+            if not link.is_symlink():
+                link.symlink_to(folder)
 
     async def start(self, *, stdout: int | None = None) -> None:
         """Start Home Assistant and wait until its HTTP API answers."""
