@@ -442,3 +442,22 @@ async def test_frame_behind_a_truncated_one_arrives_when_the_line_goes_quiet(
     await recorder.wait_for(lambda: len(recorder.packets) == 1)
     assert recorder.packets[0].payload == b"press"
     assert conn.stats.decoder.stale_partials == 1
+
+
+async def test_run_retries_after_a_failed_handshake(
+    tmp_path: Path, make_connection: Factory, recorder: Recorder
+) -> None:
+    """A gateway that does not answer its first hello is retried until it does."""
+    pty = PtyGateway(SimulatorConfig(hello_on_boot=False), tmp_path / "gw")
+    pty.plug()
+    pty.gateway.mute = True
+    try:
+        conn = make_connection(pty.url, dataclasses.replace(FAST, hello_timeout=0.05))
+        runner = asyncio.create_task(conn.run())
+        await recorder.wait_for(lambda: conn.stats.connect_failures >= 2)
+        pty.gateway.mute = False
+        await recorder.wait_for(lambda: conn.connected)
+        await conn.close()
+        await asyncio.wait_for(runner, 5)
+    finally:
+        pty.close()

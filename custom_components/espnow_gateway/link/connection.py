@@ -288,6 +288,7 @@ class GatewayConnection:
             hello = await self._handshake(self._hello_waiter)
         except BaseException:
             self.stats.connect_failures += 1
+            self._lost = None  # this attempt never came up: run() must retry
             await self._release()
             self._set_state(LinkState.DISCONNECTED)
             raise
