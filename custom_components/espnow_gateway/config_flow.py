@@ -15,6 +15,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_PORT
 from homeassistant.core import callback
+from homeassistant.data_entry_flow import AbortFlow
 from homeassistant.helpers.selector import (
     BooleanSelector,
     NumberSelector,
@@ -78,6 +79,15 @@ def _title(hello: Hello) -> str:
     return f"ESP-NOW Gateway {mac_to_str(hello.mac)}"
 
 
+def _same_device(port: str, other: str) -> bool:
+    """Whether two device paths lead to the same device (e.g. through a by-id link)."""
+    return (
+        port.startswith("/")
+        and other.startswith("/")
+        and os.path.realpath(port) == os.path.realpath(other)
+    )
+
+
 def _baudrate(value: Any) -> int | None:
     try:
         rate = int(str(value).strip())
@@ -102,12 +112,12 @@ class EspNowConfigFlow(ConfigFlow, domain=DOMAIN):
     """Set up a gateway."""
 
     VERSION = 1
+    _hello: Hello  # the discovered gateway's hello (USB discovery)
 
     def __init__(self) -> None:
         """Initialize the flow."""
         self._port = ""
         self._baudrate = DEFAULT_BAUDRATE
-        self._hello: Hello | None = None
         self._peer: dict[str, str] = {}
 
     @staticmethod
@@ -116,14 +126,21 @@ class EspNowConfigFlow(ConfigFlow, domain=DOMAIN):
         """Return the options flow."""
         return EspNowOptionsFlow()
 
+    async def _async_same_port(self, port: str, other: str) -> bool:
+        """Whether two ports are the same, also under another name (symlink)."""
+        return port == other or await self.hass.async_add_executor_job(
+            _same_device, port, other
+        )
+
+    async def _async_abort_if_port_configured(self, port: str) -> None:
+        """Abort if an entry already uses this port, under any of its names."""
+        for entry in self._async_current_entries(include_ignore=False):
+            if await self._async_same_port(port, entry.data.get(CONF_PORT, "")):
+                raise AbortFlow("already_configured")
+
     async def _async_test_port(
-        self, user_input: dict[str, Any], errors: dict[str, str]
+        self, port: str, baudrate: int, errors: dict[str, str]
     ) -> Hello | None:
-        port = str(user_input[CONF_PORT]).strip()
-        baudrate = _baudrate(user_input[CONF_BAUDRATE])
-        if baudrate is None:
-            errors[CONF_BAUDRATE] = "invalid_baudrate"
-            return None
         self._port, self._baudrate = port, baudrate
         hello, error = await _async_probe(port, baudrate)
         if error is not None:
@@ -136,10 +153,11 @@ class EspNowConfigFlow(ConfigFlow, domain=DOMAIN):
         """Choose the port and test it."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            self._async_abort_entries_match(
-                {CONF_PORT: str(user_input[CONF_PORT]).strip()}
-            )
-            if hello := await self._async_test_port(user_input, errors):
+            port = str(user_input[CONF_PORT]).strip()
+            await self._async_abort_if_port_configured(port)
+            if (baudrate := _baudrate(user_input[CONF_BAUDRATE])) is None:
+                errors[CONF_BAUDRATE] = "invalid_baudrate"
+            elif hello := await self._async_test_port(port, baudrate, errors):
                 await self.async_set_unique_id(
                     mac_to_str(hello.mac), raise_on_progress=False
                 )
@@ -161,17 +179,10 @@ class EspNowConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def async_step_usb(self, discovery_info: UsbServiceInfo) -> ConfigFlowResult:
         """Probe a discovered USB serial device; abort quietly if it is no gateway."""
-        device = discovery_info.device
-        port = await self.hass.async_add_executor_job(usb.get_serial_by_id, device)
-        self._async_abort_entries_match({CONF_PORT: port})
-        real = await self.hass.async_add_executor_job(os.path.realpath, device)
-        for entry in self._async_current_entries(include_ignore=False):
-            configured = entry.data.get(CONF_PORT, "")
-            if (
-                await self.hass.async_add_executor_job(os.path.realpath, configured)
-                == real
-            ):
-                return self.async_abort(reason="already_configured")
+        port = await self.hass.async_add_executor_job(
+            usb.get_serial_by_id, discovery_info.device
+        )
+        await self._async_abort_if_port_configured(port)
         hello, _error = await _async_probe(port, DEFAULT_BAUDRATE)
         if hello is None:
             return self.async_abort(reason="not_espnow_gateway")
@@ -195,8 +206,6 @@ class EspNowConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Confirm a discovered gateway."""
         hello = self._hello
-        if hello is None:
-            return self.async_abort(reason="not_espnow_gateway")
         if user_input is not None:
             return self._async_create(hello)
         self._set_confirm_only()
@@ -217,19 +226,29 @@ class EspNowConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             port = str(user_input[CONF_PORT]).strip()
-            if entry.state is ConfigEntryState.LOADED and port == entry.data[CONF_PORT]:
-                # The loaded entry holds the port (exclusively): let go of it to test.
-                await self.hass.config_entries.async_unload(entry.entry_id)
-            hello = await self._async_test_port(user_input, errors)
-            if hello is not None:
-                await self.async_set_unique_id(mac_to_str(hello.mac))
-                self._abort_if_unique_id_mismatch(reason="different_gateway")
-                return self.async_update_reload_and_abort(
-                    entry,
-                    data_updates={CONF_PORT: self._port, CONF_BAUDRATE: self._baudrate},
-                )
-            if entry.state is ConfigEntryState.NOT_LOADED:
-                self.hass.config_entries.async_schedule_reload(entry.entry_id)
+            if (baudrate := _baudrate(user_input[CONF_BAUDRATE])) is None:
+                errors[CONF_BAUDRATE] = "invalid_baudrate"
+            else:
+                unloaded = False
+                if (
+                    entry.state is ConfigEntryState.LOADED
+                    and await self._async_same_port(port, entry.data[CONF_PORT])
+                ):
+                    # The loaded entry holds the port (exclusively): let go of it to
+                    # test, and set it up again unless the test succeeds.
+                    unloaded = await self.hass.config_entries.async_unload(
+                        entry.entry_id
+                    )
+                hello = await self._async_test_port(port, baudrate, errors)
+                if hello is not None and mac_to_str(hello.mac) == entry.unique_id:
+                    return self.async_update_reload_and_abort(
+                        entry,
+                        data_updates={CONF_PORT: port, CONF_BAUDRATE: baudrate},
+                    )
+                if unloaded:
+                    self.hass.config_entries.async_schedule_reload(entry.entry_id)
+                if hello is not None:
+                    return self.async_abort(reason="different_gateway")
         suggested = user_input or {
             CONF_PORT: entry.data[CONF_PORT],
             CONF_BAUDRATE: str(entry.data.get(CONF_BAUDRATE, DEFAULT_BAUDRATE)),

@@ -7,11 +7,12 @@ from typing import Any
 from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
 from homeassistant.const import CONF_PORT
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.selector import SerialPortSelector
 import probatio as vol
 
 from .config_flow import _async_probe
-from .const import CONF_BAUDRATE, DEFAULT_BAUDRATE
+from .const import CONF_BAUDRATE, DEFAULT_BAUDRATE, DOMAIN
 from .link.messages import mac_to_str
 
 
@@ -34,6 +35,8 @@ class PortRepairFlow(RepairsFlow):
         """Test the new port; it must lead to the same gateway."""
         entry = self.hass.config_entries.async_get_entry(self._entry_id)
         if entry is None:
+            # Nothing left to repair; an aborted fix flow keeps its issue, so drop it.
+            ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
             return self.async_abort(reason="entry_removed")
         errors: dict[str, str] = {}
         if user_input is not None:
