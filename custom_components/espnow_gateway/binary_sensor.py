@@ -75,7 +75,12 @@ async def async_setup_entry(
 
 
 class GatewayConnection(EspNowGatewayEntity, BinarySensorEntity):
-    """Whether the gateway link is up."""
+    """Whether the gateway link is up: the one gateway entity always available."""
+
+    @property
+    def available(self) -> bool:
+        """Always available: it shows the link state itself."""
+        return True
 
     @property
     def is_on(self) -> bool:

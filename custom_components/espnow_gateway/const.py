@@ -71,6 +71,8 @@ BUTTON_EVENT_TYPES: Final[list[str]] = [
     "long_triple_press",
 ]
 DIMMER_EVENT_TYPES: Final[list[str]] = ["rotate_left", "rotate_right"]
+# BTHome's command object (0x3B): a remote telling what to do.
+COMMAND_EVENT_TYPES: Final[list[str]] = ["off", "on", "toggle", "step_up", "step_down"]
 # Device triggers keep the decoders' own names: "double press" is a trigger of its own.
 BUTTON_TRIGGER_TYPES: Final[list[str]] = [
     "press",
@@ -84,14 +86,30 @@ BUTTON_TRIGGER_TYPES: Final[list[str]] = [
 ]
 
 
+def event_kind(key: str) -> str:
+    """Return ``button``, ``dimmer`` or ``command`` for decoder key ``key`` (``button_2``...)."""
+    base = key.partition("_")[0]
+    return base if base in ("dimmer", "command") else "button"
+
+
 def event_types_for(key: str) -> list[str]:
     """Return the event types of the event entity for decoder key ``key``."""
-    return DIMMER_EVENT_TYPES if key.startswith("dimmer") else BUTTON_EVENT_TYPES
+    match event_kind(key):
+        case "dimmer":
+            return DIMMER_EVENT_TYPES
+        case "command":
+            return COMMAND_EVENT_TYPES
+    return BUTTON_EVENT_TYPES
 
 
 def trigger_types_for(key: str) -> list[str]:
     """Return the device trigger types for decoder key ``key``."""
-    return DIMMER_EVENT_TYPES if key.startswith("dimmer") else BUTTON_TRIGGER_TYPES
+    match event_kind(key):
+        case "dimmer":
+            return DIMMER_EVENT_TYPES
+        case "command":
+            return COMMAND_EVENT_TYPES
+    return BUTTON_TRIGGER_TYPES
 
 
 def map_event(event: ButtonEvent) -> tuple[str, dict[str, int]]:

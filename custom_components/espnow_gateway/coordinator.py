@@ -216,6 +216,8 @@ class Peer:
         self.packets += 1
         self.rssi = packet.rssi
         self.last_seen = dt_util.utcnow()
+        if self.stale:
+            self._revive()
         ts = packet.timestamp_us
         gap = ts - self._last_ts
         payload = packet.payload
@@ -247,10 +249,18 @@ class Peer:
             self._last_packet_ts = ts
         self._apply(decoded)
 
+    def _revive(self) -> None:
+        """Make a stale peer available again (it was heard): write with this frame."""
+        self.stale = False
+        LOGGER.info("ESP-NOW peer %s is back", self.mac_str)
+        self.cancel_flush()
+        self._next_flush = 0.0
+
     def _apply(self, decoded: DecodedPayload) -> None:
         if self.kind is not decoded.kind:
             self.kind = decoded.kind
             self.gateway.async_save()
+            self.gateway.update_peer_device(self)
         if decoded.error is not None:
             self.decode_errors += 1
             self.gateway.counters.decode_errors += 1
@@ -274,11 +284,7 @@ class Peer:
             self.gateway.announce(self, new_keys)
         for event in decoded.events:
             self._fire(event)
-        if self.stale:
-            self.stale = False
-            self.flush()
-        else:
-            self._mark_dirty()
+        self._mark_dirty()
 
     def _fire(self, event: ButtonEvent) -> None:
         """Deliver a button event now: never rate-limited."""
@@ -405,13 +411,14 @@ class EspNowGateway:
         self.counters = GatewayCounters()
         self.device_id: str | None = None
         self.packets_per_second = 0.0
-        self._rate_mark: tuple[datetime, int] | None = None
+        self._rate_mark: tuple[datetime, int] = (dt_util.utcnow(), 0)
         self._listeners: list[Listener] = []
         self._store: Store[dict[str, Any]] = Store(
             hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}"
         )
         self._port_missing_since: datetime | None = None
-        self._was_connected = False
+        self._was_connected: bool | None = None  # None: never connected yet
+        self._connected_since: datetime | None = None
         self._table_full_logged = False
 
     # ---- lifecycle ----------------------------------------------------------------
@@ -432,9 +439,6 @@ class EspNowGateway:
             await self.connection.connect()
         except ConnectError as err:
             await self._async_setup_failed(err)
-        self._was_connected = True
-        self._delete_issue("port_missing")
-        self._delete_issue("unsupported_version")
         self._register_gateway_device()
         await self._async_load()
         entry = self.entry
@@ -536,20 +540,37 @@ class EspNowGateway:
             oldest = next(iter(self.pending))
             del self.pending[oldest]
             self.counters.pending_dropped += 1
-        mac_str = mac_to_str(mac)
-        self.pending[mac] = PendingPeer(mac_str, kind, rssi)
-        self.hass.async_create_task(
-            self.hass.config_entries.flow.async_init(
-                DOMAIN,
-                context={"source": SOURCE_INTEGRATION_DISCOVERY},
-                data={
-                    "entry_id": self.entry.entry_id,
-                    "mac": mac_str,
-                    "kind": kind.value,
-                },
-            ),
-            eager_start=False,
+            self._abort_discovery(oldest)
+        self.pending[mac] = PendingPeer(mac_to_str(mac), kind, rssi)
+        self.hass.async_create_task(self._async_discover(mac), eager_start=False)
+
+    async def _async_discover(self, mac: bytes) -> None:
+        """Ask the user about a pending peer (unless it was dropped meanwhile)."""
+        pending = self.pending.get(mac)
+        if pending is None:
+            return
+        await self.hass.config_entries.flow.async_init(
+            DOMAIN,
+            context={"source": SOURCE_INTEGRATION_DISCOVERY},
+            data={
+                "entry_id": self.entry.entry_id,
+                "mac": pending.mac,
+                "kind": pending.kind.value,
+            },
         )
+
+    def _abort_discovery(self, mac: bytes) -> None:
+        """Withdraw the question about a peer that is no longer pending.
+
+        The pending table is bounded; without this the discovery flows of dropped
+        peers would pile up instead. The flow's unique id is the config flow's.
+        """
+        flows = self.hass.config_entries.flow
+        unique_id = f"{self.entry.unique_id}-{mac_to_str(mac)}"
+        for flow in flows.async_progress_by_handler(
+            DOMAIN, include_uninitialized=True, match_context={"unique_id": unique_id}
+        ):
+            flows.async_abort(flow["flow_id"])
 
     @callback
     def _handle_message(self, message: Message) -> None:
@@ -559,10 +580,11 @@ class EspNowGateway:
     @callback
     def _handle_state(self, state: LinkState) -> None:
         if state is LinkState.CONNECTED:
+            self._connected_since = dt_util.utcnow()
             self._port_missing_since = None
             self._delete_issue("port_missing")
             self._delete_issue("unsupported_version")
-            if not self._was_connected:
+            if self._was_connected is False:
                 LOGGER.info(
                     "Connection to the ESP-NOW gateway on %s restored", self.port
                 )
@@ -636,6 +658,7 @@ class EspNowGateway:
             self.async_save()
         self._register_peer_device(peer)
         self.announce(peer, None)
+        self._notify()
         return peer
 
     def _register_peer_device(self, peer: Peer) -> None:
@@ -649,6 +672,13 @@ class EspNowGateway:
             via_device_id=self.device_id,
         )
         peer.device_id = device.id
+
+    def update_peer_device(self, peer: Peer) -> None:
+        """Show what a peer turned out to be (its payload kind) on its device."""
+        if peer.device_id is not None:
+            dr.async_get(self.hass).async_update_device(
+                peer.device_id, model=PEER_MODELS.get(peer.kind, PEER_MODELS[None])
+            )
 
     @callback
     def approve_peer(self, mac_str: str) -> bool:
@@ -664,9 +694,11 @@ class EspNowGateway:
         peer = self.peers.pop(mac, None)
         if peer is not None:
             peer.cancel_flush()
-        self.pending.pop(mac, None)
+        if self.pending.pop(mac, None) is not None:
+            self._abort_discovery(mac)
         self.ignored.add(mac_str)
         self.async_save()
+        self._notify()
 
     @callback
     def unignore(self, mac_str: str) -> None:
@@ -693,29 +725,37 @@ class EspNowGateway:
     @callback
     def _async_tick(self, now: datetime) -> None:
         """Update gateway figures and peer availability."""
-        if self._rate_mark is not None:
-            since, packets = self._rate_mark
-            elapsed = (now - since).total_seconds()
-            total = self.connection.stats.packets
-            if elapsed > 0:
-                self.packets_per_second = round((total - packets) / elapsed, 1)
-            self._rate_mark = (now, total)
-        for peer in self.peers.values():
-            limit = peer.stale_after
-            stale = (
-                limit is not None
-                and peer.last_seen is not None
-                and (now - peer.last_seen).total_seconds() > limit
-            )
-            if stale != peer.stale:
-                peer.stale = stale
-                LOGGER.info(
-                    "ESP-NOW peer %s is %s",
-                    peer.mac_str,
-                    "silent: marked unavailable" if stale else "back",
-                )
-                peer.flush()
+        mark, packets = self._rate_mark
+        elapsed = (now - mark).total_seconds()
+        total = self.connection.stats.packets
+        if elapsed > 0:
+            self.packets_per_second = round((total - packets) / elapsed, 1)
+        self._rate_mark = (now, total)
+        connected = self._connected_since
+        if self.connected and connected is not None:
+            for peer in self.peers.values():
+                self._check_silence(peer, now, connected)
         self._notify()
+
+    def _check_silence(self, peer: Peer, now: datetime, connected: datetime) -> None:
+        """Mark a peer stale (unavailable) after too long a silence, or not.
+
+        Silence only counts while the peer could have been heard: from the moment
+        the link (re)connected, so an outage does not make every peer stale, and a
+        peer restored from the table but never heard since is judged too.
+        """
+        limit = peer.stale_after
+        heard = peer.last_seen
+        silent_since = heard if heard is not None and heard > connected else connected
+        stale = limit is not None and (now - silent_since).total_seconds() > limit
+        if stale != peer.stale:
+            peer.stale = stale
+            LOGGER.info(
+                "ESP-NOW peer %s is %s",
+                peer.mac_str,
+                "silent: marked unavailable" if stale else "back",
+            )
+            peer.flush()
 
     # ---- persistence ----------------------------------------------------------------
 

@@ -24,6 +24,7 @@ import probatio as vol
 from .const import (
     ATTR_SUBTYPE,
     BUTTON_TRIGGER_TYPES,
+    COMMAND_EVENT_TYPES,
     DIMMER_EVENT_TYPES,
     DOMAIN,
     EVENT_BUTTON,
@@ -33,7 +34,9 @@ from .coordinator import EspNowConfigEntry, Peer
 
 TRIGGER_SCHEMA = DEVICE_TRIGGER_BASE_SCHEMA.extend(
     {
-        vol.Required(CONF_TYPE): vol.In(BUTTON_TRIGGER_TYPES + DIMMER_EVENT_TYPES),
+        vol.Required(CONF_TYPE): vol.In(
+            BUTTON_TRIGGER_TYPES + DIMMER_EVENT_TYPES + COMMAND_EVENT_TYPES
+        ),
         vol.Required(ATTR_SUBTYPE): str,
     }
 )

@@ -27,6 +27,11 @@ class EspNowGatewayEntity(Entity):
             identifiers={(DOMAIN, gateway.unique_prefix)}
         )
 
+    @property
+    def available(self) -> bool:
+        """Available while the gateway is connected: its figures are current."""
+        return self.gateway.connected
+
     async def async_added_to_hass(self) -> None:
         """Subscribe to gateway updates."""
         self.async_on_remove(self.gateway.async_add_listener(self.async_write_ha_state))

@@ -11,7 +11,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import LOGGER, SIGNAL_NEW_ENTITIES, event_types_for, map_event
+from .const import LOGGER, SIGNAL_NEW_ENTITIES, event_kind, event_types_for, map_event
 from .coordinator import EspNowConfigEntry, Peer
 from .decoders.registry import ButtonEvent
 from .entity import EspNowPeerEntity
@@ -21,14 +21,13 @@ PARALLEL_UPDATES = 0
 
 def event_description(key: str) -> EventEntityDescription:
     """Describe the event entity for decoder key ``button``, ``button_2``, ``dimmer``..."""
-    base, _, number = key.partition("_")
-    dimmer = base == "dimmer"
+    number = key.partition("_")[2]
+    kind = event_kind(key)
     return EventEntityDescription(
         key=key,
-        translation_key=("dimmer" if dimmer else "button")
-        + ("_numbered" if number else ""),
+        translation_key=kind + ("_numbered" if number else ""),
         translation_placeholders={"number": number} if number else None,
-        device_class=None if dimmer else EventDeviceClass.BUTTON,
+        device_class=EventDeviceClass.BUTTON if kind == "button" else None,
         event_types=event_types_for(key),
     )
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
+import math
 from typing import Any
 
 from homeassistant.components.sensor import (
@@ -19,6 +21,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
+from homeassistant.util import dt as dt_util
 
 from .const import SIGNAL_NEW_ENTITIES
 from .coordinator import EspNowConfigEntry, EspNowGateway, MeasurementInfo, Peer
@@ -225,22 +228,56 @@ class PeerLinkSensor(EspNowPeerEntity, SensorEntity):
         return self.entity_description.value_fn(self.peer)
 
 
+_NON_NUMERIC_CLASSES = {
+    SensorDeviceClass.DATE,
+    SensorDeviceClass.ENUM,
+    SensorDeviceClass.TIMESTAMP,
+}
+
+
 class MeasurementSensor(EspNowPeerEntity, RestoreSensor):
     """A decoded measurement, restored across restarts until the peer reports."""
 
     def __init__(self, peer: Peer, info: MeasurementInfo) -> None:
         """Initialize from the measurement's description."""
-        super().__init__(peer, measurement_description(info))
+        description = measurement_description(info)
+        super().__init__(peer, description)
+        self._timestamp = description.device_class is SensorDeviceClass.TIMESTAMP
+        # Home Assistant refuses a non-numeric or non-finite state for these (the
+        # write fails); a peer may still send one: a JSON member that was a number
+        # is a string now, or a float is NaN.
+        self._numeric = (
+            description.state_class is not None
+            or description.native_unit_of_measurement is not None
+            or description.suggested_display_precision is not None
+            or (
+                description.device_class is not None
+                and description.device_class not in _NON_NUMERIC_CLASSES
+            )
+        )
 
     def current(self) -> Any:
         """Return the value."""
         return self.peer.values.get(self.entity_description.key)
 
     @property
-    def native_value(self) -> StateType:
-        """Return the value."""
+    def native_value(self) -> StateType | datetime:
+        """Return the value, as Home Assistant accepts it for this sensor."""
         value = self.peer.values.get(self.entity_description.key)
-        return value if not isinstance(value, bool) else int(value)
+        if isinstance(value, bool):
+            return int(value)
+        if self._timestamp:
+            # The decoders report timestamps as ISO 8601 strings.
+            parsed = dt_util.parse_datetime(value) if isinstance(value, str) else None
+            return parsed if parsed is not None and parsed.tzinfo else None
+        if self._numeric and value is not None:
+            try:
+                number = float(value)
+            except ValueError:
+                return None
+            if not math.isfinite(number):
+                return None
+        return value
 
     async def async_added_to_hass(self) -> None:
         """Restore the last value if the peer has not reported yet."""
@@ -250,5 +287,9 @@ class MeasurementSensor(EspNowPeerEntity, RestoreSensor):
             last := await self.async_get_last_sensor_data()
         ):
             value = last.native_value
-            if isinstance(value, int | float | str):
+            if isinstance(value, date):  # datetime too: kept as decoded, ISO
+                self.peer.values[key] = value.isoformat()
+            elif isinstance(value, Decimal):
+                self.peer.values[key] = float(value)
+            elif isinstance(value, int | float | str):
                 self.peer.values[key] = value

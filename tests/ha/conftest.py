@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from functools import partial
+import math
 from pathlib import Path
+import time
 from typing import Any
+from unittest.mock import PropertyMock, patch
 
 from homeassistant.const import CONF_PORT
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.espnow_gateway.const import CONF_BAUDRATE, DOMAIN
+from custom_components.espnow_gateway.link.connection import LinkConfig
 from custom_components.espnow_gateway.link.messages import mac_to_str
 from custom_components.espnow_gateway.link.simulator import PtyGateway, SimulatorConfig
 
@@ -70,3 +79,167 @@ async def init_integration(
     if config_entry.state.recoverable:
         await hass.config_entries.async_unload(config_entry.entry_id)
         await hass.async_block_till_done()
+
+
+# ---- runtime and platform tests: waiting for frames ---------------------------------
+
+
+def _real_monotonic() -> float:
+    """Real time, also while a test freezes time (freezegun leaves clock_gettime)."""
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
+async def wait_until(
+    hass: HomeAssistant, condition: Callable[[], bool], timeout: float = 10.0
+) -> None:
+    """Let Home Assistant work until ``condition()`` holds.
+
+    The timeout (real time) is only a hang guard. While a test freezes time the
+    event loop's clock stands still too, so timers do not run: only I/O (the pty)
+    and ready callbacks do, and the loop is polled instead of slept.
+    """
+    deadline = _real_monotonic() + timeout
+    while True:
+        await hass.async_block_till_done()
+        if condition():
+            return
+        if _real_monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {timeout} s")
+        frozen = abs(time.monotonic() - _real_monotonic()) > 1.0
+        await asyncio.sleep(0 if frozen else 0.01)
+
+
+async def frames_handled(
+    hass: HomeAssistant, pty: PtyGateway, entry: MockConfigEntry
+) -> None:
+    """Wait until the entry's link has handled every frame the simulator sent."""
+    await pty.drain()
+    sim = pty.gateway.stats
+    expected = sim.rx_packets - sim.rx_dropped
+    link = entry.runtime_data.connection.stats
+    await wait_until(hass, lambda: link.packets >= expected)
+    await hass.async_block_till_done()
+
+
+async def send_frame(
+    hass: HomeAssistant,
+    pty: PtyGateway,
+    entry: MockConfigEntry,
+    src: bytes,
+    payload: bytes,
+    *,
+    rssi: int = -60,
+) -> None:
+    """Have the simulated gateway forward one frame and wait until it is handled."""
+    assert pty.gateway.packet(src, payload, rssi)
+    await frames_handled(hass, pty, entry)
+
+
+class GatewayClock:
+    """The simulated gateway's clock, which stamps every packet: moved by hand."""
+
+    def __init__(self, pty: PtyGateway) -> None:
+        """Take over the clock of ``pty``'s simulated gateway."""
+        sim = pty.gateway
+        self.now: float = sim._booted
+        sim._clock = lambda: self.now
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass on the gateway."""
+        self.now += seconds
+
+
+@pytest.fixture
+def gateway_clock(gateway: PtyGateway) -> GatewayClock:
+    """Packet timestamps that only move when the test says so."""
+    return GatewayClock(gateway)
+
+
+def unique_prefix(mac: bytes | None = None) -> str:
+    """Return the unique id prefix of the gateway, or of one of its peers."""
+    gateway = "246f28000001"
+    return gateway if mac is None else f"{gateway}-{mac.hex()}"
+
+
+def entity_id_of(
+    hass: HomeAssistant, domain: str, key: str, mac: bytes | None = None
+) -> str:
+    """Return the entity id of a gateway entity, or of a peer's (``mac``)."""
+    entity_id = er.async_get(hass).async_get_entity_id(
+        domain, DOMAIN, f"{unique_prefix(mac)}-{key}"
+    )
+    assert entity_id is not None, f"no {domain} entity {key} for {mac!r}"
+    return entity_id
+
+
+@pytest.fixture
+def frozen_time_link() -> Iterator[None]:
+    """Let the link work while a test freezes time (the event loop's clock too).
+
+    No heartbeat: the first one after a jump ahead would find the link silent for
+    that long and drop it (the heartbeat is tested in tests/link). No settle delay
+    after opening the port: it is a timer, which would never run out.
+    """
+    with (
+        patch(
+            "custom_components.espnow_gateway.link.connection.LinkConfig",
+            partial(LinkConfig, ping_interval=math.inf, dead_after=math.inf),
+        ),
+        patch("serialx.platforms.serial_posix.AFTER_OPEN_DELAY", 0),
+    ):
+        yield
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Iterator[None]:
+    """Enable the entities that are disabled by default (as Home Assistant's own)."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        return_value=True,
+        new_callable=PropertyMock,
+    ):
+        yield
+
+
+# A BTHome remote: packet id 5, opening, button double press, command toggle,
+# dimmer 3 steps left, and a timestamp (2026-06-01 11:00:00 UTC).
+REMOTE_MAC = bytes.fromhex("0a0000000003")
+REMOTE_PAYLOAD = bytes.fromhex("40 00 05 11 01 3a 02 3b 00 02 3c 01 03 50 30 66 1d 6a")
+# A JSON node with binary sensors, a text, a CO2 reading and a second button.
+MULTI_MAC = bytes.fromhex("0a0000000004")
+MULTI_PAYLOAD = (
+    b'{"temperature":21.5,"door":true,"motion":0,"status":"ok",'
+    b'"button_2":"double","co2":600,"seq":3}'
+)
+
+
+async def populate(
+    hass: HomeAssistant, pty: PtyGateway, entry: MockConfigEntry
+) -> None:
+    """Bring every kind of peer and entity to life, reproducibly.
+
+    The simulated BTHome and JSON peers send one frame with a press each, the
+    raw peer is heard and confirmed, the remote and the JSON node send their
+    payloads, and the gateway reports its figures.
+    """
+    sim = pty.gateway
+    for peer in sim.peers:
+        sim.emit_from(peer, press=peer.kind != "raw")
+    sim.packet(REMOTE_MAC, REMOTE_PAYLOAD, -70)
+    sim.packet(MULTI_MAC, MULTI_PAYLOAD, -65)
+    sim.stats.rx_dropped = 2
+    sim.send(sim.gateway_stats())
+    await frames_handled(hass, pty, entry)
+    runtime = entry.runtime_data
+    await wait_until(hass, lambda: runtime.connection.gateway_stats is not None)
+    for peer in sim.peers:
+        if peer.kind == "raw":
+            assert runtime.approve_peer(mac_to_str(peer.mac))
+            sim.packet(peer.mac, bytes(range(8)), -80)
+    await frames_handled(hass, pty, entry)
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots with Home Assistant's extension, in tests/ha/snapshots/."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
