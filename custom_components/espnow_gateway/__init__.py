@@ -5,18 +5,20 @@ from __future__ import annotations
 from homeassistant.components import usb
 from homeassistant.components.usb import USBDevice
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, issue_registry as ir
 from homeassistant.helpers.device_registry import DeviceEntry
 from homeassistant.helpers.typing import ConfigType
 
-from .const import DOMAIN, PLATFORMS
+from .const import DOMAIN, ISSUE_KINDS, PLATFORMS, issue_id
 from .coordinator import EspNowConfigEntry, EspNowGateway
+from .websocket_api import async_setup as async_setup_websocket_api
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Set up the integration (nothing to do before a gateway is added)."""
+    """Register the WebSocket commands (once, whatever the number of gateways)."""
+    async_setup_websocket_api(hass)
     return True
 
 
@@ -57,3 +59,9 @@ async def async_remove_config_entry_device(
             gateway.remove_peer(peer.mac_str)
         return True
     return True
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: EspNowConfigEntry) -> None:
+    """Remove the entry's repair issues with it."""
+    for kind in ISSUE_KINDS:
+        ir.async_delete_issue(hass, DOMAIN, issue_id(kind, entry.entry_id))

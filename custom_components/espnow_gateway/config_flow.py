@@ -50,6 +50,7 @@ from .const import (
     LOGGER,
     MAX_STALE_AFTER,
     MAX_UPDATE_INTERVAL,
+    peer_flow_unique_id,
 )
 from .coordinator import EspNowConfigEntry
 from .decoders.registry import PayloadFormat
@@ -267,7 +268,7 @@ class EspNowConfigFlow(ConfigFlow, domain=DOMAIN):
         if entry is None or entry.state is not ConfigEntryState.LOADED:
             return self.async_abort(reason="gateway_not_loaded")
         mac = discovery_info["mac"]
-        await self.async_set_unique_id(f"{entry.unique_id}-{mac}")
+        await self.async_set_unique_id(peer_flow_unique_id(str(entry.unique_id), mac))
         self._abort_if_unique_id_configured()
         self._peer = {
             "entry_id": entry.entry_id,

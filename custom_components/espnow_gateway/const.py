@@ -53,6 +53,19 @@ ATTR_SUBTYPE: Final = "subtype"
 
 SIGNAL_NEW_ENTITIES: Final = f"{DOMAIN}_new_entities_{{}}"
 
+
+def peer_flow_unique_id(gateway_mac: str, peer_mac: str) -> str:
+    """Return the unique id of the discovery flow that asks about a peer."""
+    return f"{gateway_mac}-{peer_mac}"
+
+
+def issue_id(kind: str, entry_id: str) -> str:
+    """Return the id of a repair issue of one config entry."""
+    return f"{kind}_{entry_id}"
+
+
+ISSUE_KINDS: Final = ("port_missing", "unsupported_version", "wrong_gateway")
+
 # Button and dimmer events. Decoders report BTHome's event names; where Home
 # Assistant has a standard button event type with the same meaning, it is used.
 _STANDARD_EVENTS: Final[dict[str, tuple[str, dict[str, int]]]] = {

@@ -9,6 +9,7 @@ written at most once per ``update_interval`` however fast the peer sends.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -20,7 +21,10 @@ from homeassistant.const import CONF_PORT
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
-from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.dispatcher import (
+    async_dispatcher_connect,
+    async_dispatcher_send,
+)
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
@@ -52,6 +56,8 @@ from .const import (
     SIGNAL_NEW_ENTITIES,
     STALE_FACTOR,
     TICK_INTERVAL,
+    issue_id,
+    peer_flow_unique_id,
 )
 from .decoders.registry import (
     ButtonEvent,
@@ -69,8 +75,10 @@ from .link.connection import (
     LinkState,
 )
 from .link.messages import Hello, Message, Packet, Stats, mac_from_str, mac_to_str
+from .websocket_api import SIGNAL_STREAM_CHANGED, async_get_hub
 
 STORAGE_VERSION = 1
+URGENT_MIN_GAP = 0.25  # s between two writes caused by binary state changes
 PEER_MODELS: dict[PayloadKind | None, str] = {
     PayloadKind.BTHOME: "BTHome v2 device",
     PayloadKind.JSON: "JSON device",
@@ -165,7 +173,11 @@ class Peer:
         self._listeners: list[Listener] = []
         self._event_listeners: dict[str, Callable[[ButtonEvent], None]] = {}
         self._next_flush = 0.0
-        self._flush_handle: Any = None
+        self._last_urgent = -URGENT_MIN_GAP  # loop time of the last binary-change write
+        self._pending: bytes | None = (
+            None  # latest measurement payload, not decoded yet
+        )
+        self._flush_handle: asyncio.TimerHandle | None = None
         self.device_id: str | None = None
 
     # ---- listeners ----------------------------------------------------------------
@@ -234,8 +246,12 @@ class Peer:
             )
         self._last_ts = ts
         self._last_payload = payload
-        decoded = self.decoder.decode(payload)
-        packet_id = decoded.packet_id
+        # Measurements only matter as of the next state write: a payload that can
+        # carry no event or binary state waits, and only the latest is decoded then.
+        urgent, packet_id = self.decoder.scan(payload)
+        decoded = self.decoder.decode(payload) if urgent or self.kind is None else None
+        if decoded is not None:
+            packet_id = decoded.packet_id
         if packet_id is not None:
             if (
                 packet_id == self._last_packet_id
@@ -247,7 +263,15 @@ class Peer:
                 return
             self._last_packet_id = packet_id
             self._last_packet_ts = ts
-        self._apply(decoded)
+        if decoded is None:
+            self._pending = payload
+            self._mark_dirty()
+            return
+        self._pending = None
+        if self._absorb(decoded):
+            self._write_soon()
+        else:
+            self._mark_dirty()
 
     def _revive(self) -> None:
         """Make a stale peer available again (it was heard): write with this frame."""
@@ -256,7 +280,8 @@ class Peer:
         self.cancel_flush()
         self._next_flush = 0.0
 
-    def _apply(self, decoded: DecodedPayload) -> None:
+    def _absorb(self, decoded: DecodedPayload) -> bool:
+        """Take in a decoded payload; fire its events; True if a binary state changed."""
         if self.kind is not decoded.kind:
             self.kind = decoded.kind
             self.gateway.async_save()
@@ -268,12 +293,15 @@ class Peer:
             self.decryption_failures += 1
         new_keys: list[str] = []
         values = self.values
+        binary_changed = False
         for m in decoded.measurements:
             if m.key not in self.measurements:
                 if len(self.measurements) >= MAX_MEASUREMENTS_PER_PEER:
                     continue
                 self.measurements[m.key] = MeasurementInfo.from_measurement(m)
                 new_keys.append(m.key)
+            if m.binary and m.key in values and values[m.key] != m.value:
+                binary_changed = True
             values[m.key] = m.value
         for event in decoded.events:
             if event.key not in self.event_keys:
@@ -284,7 +312,7 @@ class Peer:
             self.gateway.announce(self, new_keys)
         for event in decoded.events:
             self._fire(event)
-        self._mark_dirty()
+        return binary_changed
 
     def _fire(self, event: ButtonEvent) -> None:
         """Deliver a button event now: never rate-limited."""
@@ -315,12 +343,33 @@ class Peer:
         else:
             self._flush_handle = loop.call_at(self._next_flush, self._scheduled_flush)
 
+    def _write_soon(self) -> None:
+        """Write now for a binary state change (a door, a motion).
+
+        At most once per ``URGENT_MIN_GAP``, so that a flapping sensor cannot flood.
+        """
+        loop = self.gateway.hass.loop
+        now = loop.time()
+        earliest = self._last_urgent + URGENT_MIN_GAP
+        if now >= earliest:
+            self._last_urgent = now
+            self.cancel_flush()
+            self._write(now)
+        elif self._flush_handle is None or self._flush_handle.when() > earliest:
+            self._last_urgent = earliest
+            self.cancel_flush()
+            self._flush_handle = loop.call_at(earliest, self._scheduled_flush)
+
     def _scheduled_flush(self) -> None:
         self._flush_handle = None
         self._write(self.gateway.hass.loop.time())
 
     def _write(self, now: float) -> None:
         self._next_flush = now + self.gateway.update_interval
+        pending = self._pending
+        if pending is not None:
+            self._pending = None
+            self._absorb(self.decoder.decode(pending))
         for listener in list(self._listeners):
             listener()
 
@@ -420,6 +469,7 @@ class EspNowGateway:
         self._was_connected: bool | None = None  # None: never connected yet
         self._connected_since: datetime | None = None
         self._table_full_logged = False
+        self.stream = async_get_hub(hass)
 
     # ---- lifecycle ----------------------------------------------------------------
 
@@ -436,9 +486,22 @@ class EspNowGateway:
     async def async_setup(self) -> None:
         """Connect, load the peer table and start the link supervisor."""
         try:
-            await self.connection.connect()
+            hello = await self.connection.connect()
         except ConnectError as err:
             await self._async_setup_failed(err)
+        if mac_to_str(hello.mac) != self.mac:
+            await self.connection.close()
+            self._create_wrong_gateway_issue(mac_to_str(hello.mac))
+            raise ConfigEntryError(
+                translation_domain=DOMAIN,
+                translation_key="wrong_gateway",
+                translation_placeholders={
+                    "port": self.port,
+                    "expected": self.mac,
+                    "found": mac_to_str(hello.mac),
+                },
+            )
+        self._delete_issue("wrong_gateway")
         self._register_gateway_device()
         await self._async_load()
         entry = self.entry
@@ -447,6 +510,9 @@ class EspNowGateway:
         )
         entry.async_on_unload(
             async_track_time_interval(self.hass, self._async_tick, TICK_INTERVAL)
+        )
+        entry.async_on_unload(
+            async_dispatcher_connect(self.hass, SIGNAL_STREAM_CHANGED, self._notify)
         )
         self._rate_mark = (dt_util.utcnow(), self.connection.stats.packets)
 
@@ -485,6 +551,7 @@ class EspNowGateway:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
+    @callback
     def _notify(self) -> None:
         for listener in list(self._listeners):
             listener()
@@ -510,8 +577,23 @@ class EspNowGateway:
         peer = self.peers.get(packet.src)
         if peer is not None:
             peer.handle(packet)
-            return
-        self._handle_unknown(packet)
+        else:
+            self._handle_unknown(packet)
+        if self.stream.active:
+            self._publish(packet)
+
+    def _publish(self, packet: Packet) -> None:
+        """Offer a packet to the raw stream, with the kind it decodes as."""
+        peer = self.peers.get(packet.src)
+        configured = (
+            peer.decoder.payload_format if peer is not None else PayloadFormat.AUTO
+        )
+        kind = (
+            detect_kind(packet.payload)
+            if configured is PayloadFormat.AUTO
+            else PayloadKind(configured.value)
+        )
+        self.stream.publish(self.entry.entry_id, packet, kind.value)
 
     def _handle_unknown(self, packet: Packet) -> None:
         mac = packet.src
@@ -566,7 +648,7 @@ class EspNowGateway:
         peers would pile up instead. The flow's unique id is the config flow's.
         """
         flows = self.hass.config_entries.flow
-        unique_id = f"{self.entry.unique_id}-{mac_to_str(mac)}"
+        unique_id = peer_flow_unique_id(self.mac, mac_to_str(mac))
         for flow in flows.async_progress_by_handler(
             DOMAIN, include_uninitialized=True, match_context={"unique_id": unique_id}
         ):
@@ -580,6 +662,22 @@ class EspNowGateway:
     @callback
     def _handle_state(self, state: LinkState) -> None:
         if state is LinkState.CONNECTED:
+            info = self.connection.info
+            reconnected = self._was_connected is not None  # set-up checks the first one
+            if reconnected and info is not None and mac_to_str(info.mac) != self.mac:
+                # Another gateway is now on this port: set-up refuses it, with an issue.
+                LOGGER.error(
+                    "The gateway on %s is %s, not %s",
+                    self.port,
+                    mac_to_str(info.mac),
+                    self.mac,
+                )
+                self.connection.reconnect_now()  # let go of the port before the reload
+                self.hass.async_create_task(
+                    self.connection.close(), "espnow_gateway close wrong gateway"
+                )
+                self.hass.config_entries.async_schedule_reload(self.entry.entry_id)
+                return
             self._connected_since = dt_util.utcnow()
             self._port_missing_since = None
             self._delete_issue("port_missing")
@@ -780,7 +878,7 @@ class EspNowGateway:
     # ---- repairs ----------------------------------------------------------------------
 
     def _issue_id(self, kind: str) -> str:
-        return f"{kind}_{self.entry.entry_id}"
+        return issue_id(kind, self.entry.entry_id)
 
     def _create_port_issue(self) -> None:
         ir.async_create_issue(
@@ -811,6 +909,22 @@ class EspNowGateway:
                 "supported": "1.x",
             },
             learn_more_url="https://github.com/espnow-gateway/ha-espnow-gateway/blob/main/docs/protocol.md#4-versioning",
+        )
+
+    def _create_wrong_gateway_issue(self, found: str) -> None:
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            self._issue_id("wrong_gateway"),
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key="wrong_gateway",
+            translation_placeholders={
+                "title": self.entry.title,
+                "port": self.port,
+                "expected": self.mac,
+                "found": found,
+            },
         )
 
     def _delete_issue(self, kind: str) -> None:

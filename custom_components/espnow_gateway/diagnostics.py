@@ -22,6 +22,7 @@ async def async_get_config_entry_diagnostics(
         {
             "entry": {"data": dict(entry.data), "options": dict(entry.options)},
             "gateway": entry.runtime_data.diagnostics(),
+            "stream": entry.runtime_data.stream.diagnostics(entry.entry_id),
         },
         TO_REDACT,
     )

@@ -104,6 +104,24 @@ GATEWAY_SENSORS: tuple[GatewaySensorDescription, ...] = (
         entity_registry_enabled_default=False,
         value_fn=_gateway_stat("free_heap"),
     ),
+    GatewaySensorDescription(
+        key="stream_subscribers",
+        translation_key="stream_subscribers",
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda gateway: gateway.stream.subscriber_count(
+            gateway.entry.entry_id
+        ),
+    ),
+    GatewaySensorDescription(
+        key="stream_dropped",
+        translation_key="stream_dropped",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda gateway: gateway.stream.dropped_by_gateway.get(
+            gateway.entry.entry_id, 0
+        ),
+    ),
 )
 
 PEER_SENSORS: tuple[PeerSensorDescription, ...] = (

@@ -339,8 +339,12 @@ class Subscriber:
         self._send(self._event({"status": "closed", "reason": "stalled"}))
         self.close()
 
-    def close(self) -> None:
-        """Release everything (unsubscribe, connection closed, stalled)."""
+    def close(self, *, notify: bool = True) -> None:
+        """Release everything (unsubscribe, connection closed, stalled).
+
+        ``notify=False`` when the owner itself is closing the subscription (it is
+        iterating its subscriptions): ``on_close`` is then not called.
+        """
         if self.closed:
             return
         self.closed = True
@@ -354,7 +358,7 @@ class Subscriber:
         self._buffer.clear()
         self.buffered_bytes = 0
         self.hub.remove(self)
-        if self._on_close is not None:
+        if notify and self._on_close is not None:
             self._on_close()
 
 

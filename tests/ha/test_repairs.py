@@ -275,11 +275,12 @@ async def test_fix_flow_entry_removed(
     issue_id = port_issue_id(unplugged_entry)
     result = await start_fix_flow(client, issue_id) if started else None
     assert await hass.config_entries.async_remove(unplugged_entry.entry_id)
+    # Removing the entry removes its issues (async_remove_entry).
+    assert get_issue(hass, issue_id) is None
     if result is None:
-        result = await start_fix_flow(client, issue_id)
-    else:
-        moved = ports.make("usb-moved-if00")
-        result = await submit(client, result, {CONF_PORT: moved.url})
+        return
+    moved = ports.make("usb-moved-if00")
+    result = await submit(client, result, {CONF_PORT: moved.url})
     assert result["type"] == "abort"
     assert result["reason"] == "entry_removed"
     assert get_issue(hass, issue_id) is None
