@@ -287,6 +287,12 @@ MAC6 = bytes.fromhex("aabbccddeeff")
         (b'{"Motion": 1}', (True, None)),
         (b'{"doorOpen": 0}', (True, None)),
         (b'{"flag": true}', (True, None)),
+        (
+            b'{"battery": 90, "humidity": 40}',
+            (False, None),
+        ),  # a sensor, not battery_low
+        (b'{"batteryLow": 1}', (True, None)),
+        (b'{"Battery-Low": 1}', (True, None)),
         # raw and empty
         (b"\x01\x02\x03", (False, None)),
         (b"", (False, None)),

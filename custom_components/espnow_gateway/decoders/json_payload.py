@@ -252,22 +252,23 @@ _EVENT_VALUE_SEPARATORS: Final = re.compile(r"[\s-]+")
 @lru_cache(maxsize=1024)
 def _urgent_tokens() -> tuple[bytes, ...]:
     words = {*BINARY_SPECS, *EVENT_KEYS, "true", "false"}
-    # Compound names ("water_leak") are covered by their parts' shortest match.
-    return tuple(sorted({word.split("_")[0].encode() for word in words}))
+    return tuple(sorted({word.replace("_", "").encode() for word in words}))
 
 
 URGENT_TOKENS: Final = _urgent_tokens()
+_NOT_ALNUM: Final = re.compile(rb"[^a-z0-9]+")
 
 
 def may_be_urgent(payload: bytes) -> bool:
     """Whether a JSON payload may carry a binary state or an event (decode it now).
 
-    A conservative byte search of the lower-cased payload for every word that can
-    name a binary sensor or an event, and for JSON booleans: false positives only
-    cost an early decode; there are no false negatives.
+    A conservative byte search, in the lower-cased payload stripped of everything
+    but letters and digits, for every name of a binary sensor or an event and for
+    JSON booleans: a member whose key normalises to such a name always matches
+    (false positives only cost an early decode; there are no false negatives).
     """
-    lowered = payload.lower()
-    return any(token in lowered for token in URGENT_TOKENS)
+    squashed = _NOT_ALNUM.sub(b"", payload.lower())
+    return any(token in squashed for token in URGENT_TOKENS)
 
 
 def normalize_key(raw: str) -> str:
