@@ -41,6 +41,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EspNowConfigEntry) -> bo
 
 async def async_unload_entry(hass: HomeAssistant, entry: EspNowConfigEntry) -> bool:
     """Unload the entities; the port is released by the unload callbacks."""
+    entry.runtime_data.flush()  # write what is pending: restored after a reload
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 

@@ -537,6 +537,12 @@ class EspNowGateway:
             translation_placeholders=placeholders,
         ) from err
 
+    @callback
+    def flush(self) -> None:
+        """Write every peer's pending values now."""
+        for peer in self.peers.values():
+            peer.flush()
+
     async def async_shutdown(self) -> None:
         """Close the link and release the port; keep the peer table."""
         for peer in self.peers.values():

@@ -138,7 +138,10 @@ PEER_SENSORS: tuple[PeerSensorDescription, ...] = (
         translation_key="last_seen",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda peer: peer.last_seen,
+        # Minute resolution: a busy peer changes it once a minute, not every write.
+        value_fn=lambda peer: (
+            peer.last_seen.replace(second=0, microsecond=0) if peer.last_seen else None
+        ),
     ),
     PeerSensorDescription(
         key="packets",

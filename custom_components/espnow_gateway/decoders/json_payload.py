@@ -257,6 +257,7 @@ def _urgent_tokens() -> tuple[bytes, ...]:
 
 URGENT_TOKENS: Final = _urgent_tokens()
 _NOT_ALNUM: Final = re.compile(rb"[^a-z0-9]+")
+_URGENT: Final = re.compile(b"|".join(re.escape(token) for token in URGENT_TOKENS))
 
 
 def may_be_urgent(payload: bytes) -> bool:
@@ -267,8 +268,7 @@ def may_be_urgent(payload: bytes) -> bool:
     JSON booleans: a member whose key normalises to such a name always matches
     (false positives only cost an early decode; there are no false negatives).
     """
-    squashed = _NOT_ALNUM.sub(b"", payload.lower())
-    return any(token in squashed for token in URGENT_TOKENS)
+    return _URGENT.search(_NOT_ALNUM.sub(b"", payload.lower())) is not None
 
 
 def normalize_key(raw: str) -> str:
