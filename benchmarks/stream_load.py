@@ -103,7 +103,8 @@ async def _run(mode: str, seconds: float) -> dict[str, Any]:
                 if mode == "ours" and len(rss) % 10 == 5:
                     diag = await hass.diagnostics(entry_id)
                     for sub in diag["stream"]["subscribers"]:
-                        seen = peaks.setdefault(sub["subscription"], {})
+                        seen = peaks.setdefault(sub["number"], {})
+                        seen["max_rate"] = sub["max_rate"]
                         for key in (
                             "peak_buffered_bytes",
                             "in_flight",
@@ -171,11 +172,19 @@ def _summary(result: dict[str, Any]) -> list[str]:
         f"server closed it: {stalled['closed_by_server']}"
     )
     if result["stream_peaks"]:
-        peaks = sorted(result["stream_peaks"].values(), key=lambda p: p["sent"])
-        figures = ", ".join(f"{p['peak_buffered_bytes'] / 1024:.0f}K" for p in peaks)
+        peaks = list(result["stream_peaks"].values())
+
+        def kib(group: list[dict[str, Any]]) -> str:
+            return ", ".join(f"{p['peak_buffered_bytes'] / 1024:.0f}" for p in group)
+
+        stalled = [p for p in peaks if p["max_rate"] == 100]  # the server's defaults
+        in_flight = max((p["in_flight"] for p in stalled), default=0)
         lines.append(
-            f"     our buffers  : peak bytes per subscriber {figures}; "
-            f"stalled one: in flight {peaks[0]['in_flight']} batches"
+            "     our buffers  : peak KiB per subscriber: fast "
+            f"{kib([p for p in peaks if p['max_rate'] > 100])}; "
+            f"capped {kib([p for p in peaks if p['max_rate'] == 20])}; "
+            f"stalled {kib(stalled)} (high watermark 64), "
+            f"{in_flight} batches in flight (window 4)"
         )
     lines.append(
         f"     HA memory    : {result['rss_mb_before']:.0f} MB before, "

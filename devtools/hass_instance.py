@@ -118,6 +118,8 @@ class HassInstance:
             "--config",
             str(self.config_dir),
             "--skip-pip",
+            # Not the repository: its custom_components would shadow the config's.
+            cwd=self.config_dir,
             stdout=stdout if stdout is not None else asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.STDOUT
             if stdout is not None
@@ -237,6 +239,13 @@ class HassInstance:
         ):
             if step not in done:
                 await self.request("POST", path, payload)
+        await self.wait_running()
+
+    async def wait_running(self, limit: float = 180) -> None:
+        """Wait until Home Assistant has set up every integration (state RUNNING)."""
+        async with asyncio.timeout(limit):
+            while (await self.request("GET", "/api/config")).get("state") != "RUNNING":
+                await asyncio.sleep(0.5)
 
     async def _login_code(self, client_id: str) -> str:
         flow = await self.request(

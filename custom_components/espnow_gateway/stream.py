@@ -117,6 +117,7 @@ class Subscriber:
     ) -> None:
         """Initialize; ``send`` hands one event (a dict) to the WebSocket."""
         self.hub = hub
+        self.number = hub.next_number()  # tells subscribers apart in diagnostics
         self.msg_id = msg_id
         self.owner = owner
         self._on_close = on_close
@@ -178,6 +179,7 @@ class Subscriber:
         if self.throttled:
             throttled += self.hub.clock() - self._throttled_at
         return {
+            "number": self.number,
             "subscription": self.msg_id,
             "entry_id": self.options.entry_id,
             "policy": self.options.policy,
@@ -380,6 +382,7 @@ class StreamHub:
         self.stalled = 0
         self.closed_figures: dict[str, int] = {"sent": 0, "dropped": 0}
         self._on_change = on_change
+        self._numbers = 0
 
     def subscribe(
         self,
@@ -422,6 +425,11 @@ class StreamHub:
         for subscriber in self.subscribers:
             if subscriber.wants(gateway):
                 subscriber.offer(item, now)
+
+    def next_number(self) -> int:
+        """Return a number for a new subscriber."""
+        self._numbers += 1
+        return self._numbers
 
     def find(self, owner: object, msg_id: int) -> Subscriber | None:
         """Return the subscriber ``msg_id`` of connection ``owner``."""
