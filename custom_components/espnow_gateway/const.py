@@ -105,24 +105,22 @@ def event_kind(key: str) -> str:
     return base if base in ("dimmer", "command") else "button"
 
 
+# Per kind: the event entity's types, then the device triggers' types.
+_TYPES_BY_KIND: Final[dict[str, tuple[list[str], list[str]]]] = {
+    "button": (BUTTON_EVENT_TYPES, BUTTON_TRIGGER_TYPES),
+    "dimmer": (DIMMER_EVENT_TYPES, DIMMER_EVENT_TYPES),
+    "command": (COMMAND_EVENT_TYPES, COMMAND_EVENT_TYPES),
+}
+
+
 def event_types_for(key: str) -> list[str]:
     """Return the event types of the event entity for decoder key ``key``."""
-    match event_kind(key):
-        case "dimmer":
-            return DIMMER_EVENT_TYPES
-        case "command":
-            return COMMAND_EVENT_TYPES
-    return BUTTON_EVENT_TYPES
+    return _TYPES_BY_KIND[event_kind(key)][0]
 
 
 def trigger_types_for(key: str) -> list[str]:
     """Return the device trigger types for decoder key ``key``."""
-    match event_kind(key):
-        case "dimmer":
-            return DIMMER_EVENT_TYPES
-        case "command":
-            return COMMAND_EVENT_TYPES
-    return BUTTON_TRIGGER_TYPES
+    return _TYPES_BY_KIND[event_kind(key)][1]
 
 
 def map_event(event: ButtonEvent) -> tuple[str, dict[str, int]]:
