@@ -10,14 +10,12 @@ from homeassistant.components.binary_sensor import (
 )
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.const import STATE_OFF, STATE_ON, EntityCategory
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
-from .const import SIGNAL_NEW_ENTITIES
 from .coordinator import EspNowConfigEntry, MeasurementInfo, Peer
-from .entity import EspNowGatewayEntity, EspNowPeerEntity
+from .entity import EspNowGatewayEntity, EspNowPeerEntity, async_add_peer_entities
 from .sensor import humanize
 
 PARALLEL_UPDATES = 0
@@ -55,23 +53,13 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Set up the binary sensors, and add more as measurements appear."""
-    gateway = entry.runtime_data
 
-    @callback
-    def add(peer: Peer, keys: list[str] | None) -> None:
+    def peer_entities(peer: Peer, keys: list[str] | None) -> list[BinaryMeasurement]:
         infos = [peer.measurements.get(key) for key in keys or list(peer.measurements)]
-        entities = [
-            BinaryMeasurement(peer, info) for info in infos if info and info.binary
-        ]
-        if entities:
-            async_add_entities(entities)
+        return [BinaryMeasurement(peer, info) for info in infos if info and info.binary]
 
-    async_add_entities([GatewayConnection(gateway, CONNECTION)])
-    for peer in list(gateway.peers.values()):
-        add(peer, None)
-    entry.async_on_unload(
-        async_dispatcher_connect(hass, SIGNAL_NEW_ENTITIES.format(entry.entry_id), add)
-    )
+    async_add_entities([GatewayConnection(entry.runtime_data, CONNECTION)])
+    async_add_peer_entities(hass, entry, async_add_entities, peer_entities)
 
 
 class GatewayConnection(EspNowGatewayEntity, BinarySensorEntity):

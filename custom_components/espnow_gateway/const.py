@@ -9,6 +9,7 @@ from typing import Final
 from homeassistant.components.event import ATTR_MULTI_PRESS_COUNT, ButtonEventType
 from homeassistant.const import Platform
 
+from .decoders.json_payload import BUTTON_EVENT_NAMES
 from .decoders.registry import ButtonEvent
 
 DOMAIN: Final = "espnow_gateway"
@@ -87,16 +88,7 @@ DIMMER_EVENT_TYPES: Final[list[str]] = ["rotate_left", "rotate_right"]
 # BTHome's command object (0x3B): a remote telling what to do.
 COMMAND_EVENT_TYPES: Final[list[str]] = ["off", "on", "toggle", "step_up", "step_down"]
 # Device triggers keep the decoders' own names: "double press" is a trigger of its own.
-BUTTON_TRIGGER_TYPES: Final[list[str]] = [
-    "press",
-    "double_press",
-    "triple_press",
-    "long_press",
-    "long_double_press",
-    "long_triple_press",
-    "hold_press",
-    "release",
-]
+BUTTON_TRIGGER_TYPES: Final[list[str]] = list(BUTTON_EVENT_NAMES)
 
 
 def event_kind(key: str) -> str:

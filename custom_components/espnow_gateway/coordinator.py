@@ -74,10 +74,19 @@ from .link.connection import (
     GatewayConnection,
     LinkState,
 )
-from .link.messages import Hello, Message, Packet, Stats, mac_from_str, mac_to_str
+from .link.messages import (
+    PROTOCOL_MAJOR,
+    Hello,
+    Message,
+    Packet,
+    Stats,
+    mac_from_str,
+    mac_to_str,
+)
 from .websocket_api import SIGNAL_STREAM_CHANGED, async_get_hub
 
 STORAGE_VERSION = 1
+PROTOCOL_DOC_URL = "https://github.com/espnow-gateway/ha-espnow-gateway/blob/main/docs/protocol.md#4-versioning"
 URGENT_MIN_GAP = 0.25  # s between two writes caused by binary state changes
 PEER_MODELS: dict[PayloadKind | None, str] = {
     PayloadKind.BTHOME: "BTHome v2 device",
@@ -886,52 +895,36 @@ class EspNowGateway:
     def _issue_id(self, kind: str) -> str:
         return issue_id(kind, self.entry.entry_id)
 
-    def _create_port_issue(self) -> None:
+    def _create_issue(
+        self, kind: str, placeholders: dict[str, str], **extra: Any
+    ) -> None:
+        """Raise (or refresh) one of the entry's repair issues."""
         ir.async_create_issue(
             self.hass,
             DOMAIN,
-            self._issue_id("port_missing"),
-            is_fixable=True,
+            self._issue_id(kind),
+            is_fixable=kind == "port_missing",
             severity=ir.IssueSeverity.ERROR,
-            translation_key="port_missing",
-            translation_placeholders={"port": self.port, "title": self.entry.title},
-            data={"entry_id": self.entry.entry_id},
+            translation_key=kind,
+            translation_placeholders={"title": self.entry.title, "port": self.port}
+            | placeholders,
+            **extra,
         )
+
+    def _create_port_issue(self) -> None:
+        self._create_issue("port_missing", {}, data={"entry_id": self.entry.entry_id})
 
     def _create_version_issue(self, err: ConnectError) -> None:
         hello = err.hello
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            self._issue_id("unsupported_version"),
-            is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key="unsupported_version",
-            translation_placeholders={
-                "title": self.entry.title,
-                "version": f"{hello.protocol_major}.{hello.protocol_minor}"
-                if hello
-                else "?",
-                "supported": "1.x",
-            },
-            learn_more_url="https://github.com/espnow-gateway/ha-espnow-gateway/blob/main/docs/protocol.md#4-versioning",
+        version = f"{hello.protocol_major}.{hello.protocol_minor}" if hello else "?"
+        self._create_issue(
+            "unsupported_version",
+            {"version": version, "supported": f"{PROTOCOL_MAJOR}.x"},
+            learn_more_url=PROTOCOL_DOC_URL,
         )
 
     def _create_wrong_gateway_issue(self, found: str) -> None:
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            self._issue_id("wrong_gateway"),
-            is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key="wrong_gateway",
-            translation_placeholders={
-                "title": self.entry.title,
-                "port": self.port,
-                "expected": self.mac,
-                "found": found,
-            },
-        )
+        self._create_issue("wrong_gateway", {"expected": self.mac, "found": found})
 
     def _delete_issue(self, kind: str) -> None:
         ir.async_delete_issue(self.hass, DOMAIN, self._issue_id(kind))

@@ -2,14 +2,44 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DOMAIN
-from .coordinator import EspNowGateway, Peer
+from .const import DOMAIN, SIGNAL_NEW_ENTITIES
+from .coordinator import EspNowConfigEntry, EspNowGateway, Peer
+
+type PeerEntityFactory = Callable[[Peer, list[str] | None], Iterable[Entity]]
+
+
+@callback
+def async_add_peer_entities(
+    hass: HomeAssistant,
+    entry: EspNowConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    factory: PeerEntityFactory,
+) -> None:
+    """Add a platform's entities for the known peers, then for new peers and keys.
+
+    ``factory(peer, keys)`` returns the entities for ``keys`` of ``peer``, or for a
+    whole new peer when ``keys`` is None.
+    """
+
+    @callback
+    def add(peer: Peer, keys: list[str] | None) -> None:
+        if entities := list(factory(peer, keys)):
+            async_add_entities(entities)
+
+    for peer in list(entry.runtime_data.peers.values()):
+        add(peer, None)
+    entry.async_on_unload(
+        async_dispatcher_connect(hass, SIGNAL_NEW_ENTITIES.format(entry.entry_id), add)
+    )
 
 
 class EspNowGatewayEntity(Entity):

@@ -8,13 +8,12 @@ from homeassistant.components.event import (
     EventEntityDescription,
 )
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import LOGGER, SIGNAL_NEW_ENTITIES, event_kind, event_types_for, map_event
+from .const import LOGGER, event_kind, event_types_for, map_event
 from .coordinator import EspNowConfigEntry, Peer
 from .decoders.registry import ButtonEvent
-from .entity import EspNowPeerEntity
+from .entity import EspNowPeerEntity, async_add_peer_entities
 
 PARALLEL_UPDATES = 0
 
@@ -38,19 +37,12 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Set up event entities, and add more as peers report new buttons."""
-    gateway = entry.runtime_data
 
-    @callback
-    def add(peer: Peer, keys: list[str] | None) -> None:
-        new = [key for key in keys or sorted(peer.event_keys) if key in peer.event_keys]
-        if new:
-            async_add_entities(PeerEvent(peer, key) for key in new)
+    def peer_entities(peer: Peer, keys: list[str] | None) -> list[PeerEvent]:
+        keys = keys or sorted(peer.event_keys)
+        return [PeerEvent(peer, key) for key in keys if key in peer.event_keys]
 
-    for peer in list(gateway.peers.values()):
-        add(peer, None)
-    entry.async_on_unload(
-        async_dispatcher_connect(hass, SIGNAL_NEW_ENTITIES.format(entry.entry_id), add)
-    )
+    async_add_peer_entities(hass, entry, async_add_entities, peer_entities)
 
 
 class PeerEvent(EspNowPeerEntity, EventEntity):

@@ -17,15 +17,13 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import SIGNAL_STRENGTH_DECIBELS_MILLIWATT, EntityCategory
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
-from .const import SIGNAL_NEW_ENTITIES
 from .coordinator import EspNowConfigEntry, EspNowGateway, MeasurementInfo, Peer
-from .entity import EspNowGatewayEntity, EspNowPeerEntity
+from .entity import EspNowGatewayEntity, EspNowPeerEntity, async_add_peer_entities
 
 PARALLEL_UPDATES = 0
 
@@ -195,8 +193,7 @@ async def async_setup_entry(
     """Set up the sensors, and add more as peers and measurements appear."""
     gateway = entry.runtime_data
 
-    @callback
-    def add(peer: Peer, keys: list[str] | None) -> None:
+    def peer_entities(peer: Peer, keys: list[str] | None) -> list[SensorEntity]:
         entities: list[SensorEntity] = []
         if keys is None:
             entities.extend(PeerLinkSensor(peer, d) for d in PEER_SENSORS)
@@ -205,15 +202,10 @@ async def async_setup_entry(
             info = peer.measurements.get(key)
             if info is not None and not info.binary:
                 entities.append(MeasurementSensor(peer, info))
-        if entities:
-            async_add_entities(entities)
+        return entities
 
     async_add_entities(GatewaySensor(gateway, d) for d in GATEWAY_SENSORS)
-    for peer in list(gateway.peers.values()):
-        add(peer, None)
-    entry.async_on_unload(
-        async_dispatcher_connect(hass, SIGNAL_NEW_ENTITIES.format(entry.entry_id), add)
-    )
+    async_add_peer_entities(hass, entry, async_add_entities, peer_entities)
 
 
 class GatewaySensor(EspNowGatewayEntity, SensorEntity):

@@ -782,6 +782,7 @@ async def test_gateway_update_to_unsupported_protocol(
     issue = issue_registry.async_get_issue(DOMAIN, issue_id)
     assert issue.translation_placeholders == {
         "title": entry.title,
+        "port": gateway.url,
         "version": "2.0",
         "supported": "1.x",
     }

@@ -190,6 +190,7 @@ async def test_setup_error_when_protocol_unsupported(
     assert not issue.is_fixable
     assert issue.translation_placeholders == {
         "title": config_entry.title,
+        "port": config_entry.data["port"],
         "version": "2.0",
         "supported": "1.x",
     }

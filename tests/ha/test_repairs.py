@@ -151,6 +151,7 @@ async def test_unsupported_version_at_setup(hass: HomeAssistant, ports: Ports) -
     assert issue.translation_key == "unsupported_version"
     assert issue.translation_placeholders == {
         "title": TITLE,
+        "port": v2.url,
         "version": "2.0",
         "supported": "1.x",
     }

@@ -221,18 +221,18 @@ BINARY_SPECS: Final[Mapping[str, tuple[str, bool, bool]]] = {
 
 PACKET_ID_KEYS: Final = ("packet_id", "seq", "id")
 EVENT_KEYS: Final = frozenset({"button", "event", "action"})
-BUTTON_EVENTS: Final = frozenset(
-    {
-        "press",
-        "double_press",
-        "triple_press",
-        "long_press",
-        "long_double_press",
-        "long_triple_press",
-        "hold_press",
-        "release",
-    }
+# BTHome's button event names, in BTHome's order (the vocabulary of every decoder).
+BUTTON_EVENT_NAMES: Final = (
+    "press",
+    "double_press",
+    "triple_press",
+    "long_press",
+    "long_double_press",
+    "long_triple_press",
+    "hold_press",
+    "release",
 )
+BUTTON_EVENTS: Final = frozenset(BUTTON_EVENT_NAMES)
 EVENT_ALIASES: Final[Mapping[str, str]] = {
     "single": "press",
     "click": "press",
