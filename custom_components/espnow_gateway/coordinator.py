@@ -291,7 +291,10 @@ class Peer:
 
     def _absorb(self, decoded: DecodedPayload) -> bool:
         """Take in a decoded payload; fire its events; True if a binary state changed."""
-        if self.kind is not decoded.kind:
+        # A peer known to send BTHome or JSON stays so when a frame is not decodable.
+        if self.kind is not decoded.kind and not (
+            decoded.kind is PayloadKind.RAW and self.kind is not None
+        ):
             self.kind = decoded.kind
             self.gateway.async_save()
             self.gateway.update_peer_device(self)
@@ -621,7 +624,14 @@ class EspNowGateway:
         if pending is not None:
             pending.packets += 1
             pending.rssi = packet.rssi
-            return
+            if not (
+                self.auto_add
+                and pending.kind is PayloadKind.RAW
+                and detect_kind(packet.payload) is not PayloadKind.RAW
+            ):
+                return
+            # It waited only for being raw: now it sends something decodable.
+            self._abort_discovery(mac)
         options = self.peer_options.get(mac_str, {})
         configured = PayloadFormat(options.get(CONF_PAYLOAD_FORMAT, PayloadFormat.AUTO))
         kind = detect_kind(packet.payload) if configured is PayloadFormat.AUTO else None

@@ -199,3 +199,33 @@ async def test_gateway_swapped_while_running(
     assert issue_registry.async_get_issue(
         DOMAIN, issue_id("wrong_gateway", entry.entry_id)
     )
+
+
+async def test_raw_peer_that_turns_decodable_is_added(
+    hass: HomeAssistant, gateway: PtyGateway, init_integration: MockConfigEntry
+) -> None:
+    entry = init_integration
+    await send_frame(hass, gateway, entry, PEER, b"\x07\x07\x07")
+    assert PEER in runtime(entry).pending
+    await hass.async_block_till_done()
+    assert hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    await send_frame(
+        hass, gateway, entry, PEER, json.dumps({"temperature": 20}).encode()
+    )
+    await hass.async_block_till_done()
+    assert PEER in runtime(entry).peers
+    assert PEER not in runtime(entry).pending
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+
+
+async def test_undecodable_frames_do_not_change_a_peers_kind(
+    hass: HomeAssistant, gateway: PtyGateway, init_integration: MockConfigEntry
+) -> None:
+    entry = init_integration
+    await send_frame(
+        hass, gateway, entry, PEER, json.dumps({"temperature": 20}).encode()
+    )
+    peer = runtime(entry).peers[PEER]
+    await send_frame(hass, gateway, entry, PEER, b"\x07\x07\x07")
+    peer.flush()
+    assert peer.kind == "json"
