@@ -86,7 +86,7 @@ class HassInstance:
     def write_config(self) -> None:
         """Write configuration.yaml and link custom_components into the config dir."""
         self.config_dir.mkdir(parents=True, exist_ok=True)
-        recorder = "recorder:\n  commit_interval: 1" if self.recorder else ""
+        recorder = "recorder:" if self.recorder else ""  # Home Assistant's defaults
         extra = "".join(f"{domain}:\n" for domain in self.extra_components)
         (self.config_dir / "configuration.yaml").write_text(
             CONFIGURATION.format(

@@ -86,7 +86,10 @@ from .link.messages import (
 from .websocket_api import SIGNAL_STREAM_CHANGED, async_get_hub
 
 STORAGE_VERSION = 1
-PROTOCOL_DOC_URL = "https://github.com/espnow-gateway/ha-espnow-gateway/blob/main/docs/protocol.md#4-versioning"
+PROTOCOL_DOC_URL = (
+    "https://github.com/espnow-gateway/ha-espnow-gateway/blob/main/docs/protocol.md"
+    "#4-versioning"
+)
 URGENT_MIN_GAP = 0.25  # s between two writes caused by binary state changes
 PEER_MODELS: dict[PayloadKind | None, str] = {
     PayloadKind.BTHOME: "BTHome v2 device",
@@ -94,9 +97,8 @@ PEER_MODELS: dict[PayloadKind | None, str] = {
     PayloadKind.RAW: "ESP-NOW device",
     None: "ESP-NOW device",
 }
-_MIN_GAP_US = (
-    500_000  # gaps shorter than this (repeats, bursts) do not teach the interval
-)
+# Gaps shorter than this (repeats, bursts) do not teach a peer's reporting interval.
+_MIN_GAP_US = 500_000
 _EWMA_ALPHA = 0.3
 
 type EspNowConfigEntry = ConfigEntry[EspNowGateway]
@@ -126,7 +128,7 @@ class GatewayCounters:
 
     unknown_packets: int = 0
     ignored_packets: int = 0
-    peers_rejected: int = 0
+    table_full_packets: int = 0
     pending_dropped: int = 0
     duplicates: int = 0
     decode_errors: int = 0
@@ -183,9 +185,8 @@ class Peer:
         self._event_listeners: dict[str, Callable[[ButtonEvent], None]] = {}
         self._next_flush = 0.0
         self._last_urgent = -URGENT_MIN_GAP  # loop time of the last binary-change write
-        self._pending: bytes | None = (
-            None  # latest measurement payload, not decoded yet
-        )
+        # The latest measurement-only payload, decoded when the next write is due.
+        self._pending: bytes | None = None
         self._flush_handle: asyncio.TimerHandle | None = None
         self.device_id: str | None = None
 
@@ -763,7 +764,7 @@ class EspNowGateway:
         if mac in self.peers:
             return self.peers[mac]
         if len(self.peers) >= self.max_peers:
-            self.counters.peers_rejected += 1
+            self.counters.table_full_packets += 1
             if not self._table_full_logged:
                 self._table_full_logged = True
                 LOGGER.warning(

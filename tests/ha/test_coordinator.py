@@ -250,7 +250,7 @@ async def test_peer_table_full(
         sim.emit_from(json_peer, press=False)
     await frames_handled(hass, gateway, entry)
     assert list(runtime.peers) == [bthome.mac]
-    assert runtime.counters.peers_rejected == 3
+    assert runtime.counters.table_full_packets == 3
     assert caplog.text.count("The peer table is full") == 1
     # Confirming a peer while the table is full fails.
     sim.emit_from(raw)
