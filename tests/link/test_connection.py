@@ -210,7 +210,7 @@ async def test_unknown_scheme_cannot_open(make_connection: Factory) -> None:
 async def test_dead_link_detected(
     gateway: PtyGateway, make_connection: Factory, recorder: Recorder
 ) -> None:
-    config = dataclasses.replace(FAST, ping_interval=0.02, dead_after=0.1)
+    config = dataclasses.replace(FAST, ping_interval=0.05, dead_after=0.5)
     conn = make_connection(gateway.url, config)
     await conn.connect()
     await recorder.wait_for(lambda: conn.stats.pongs >= 2)

@@ -622,6 +622,8 @@ async def run_traffic(
         if now >= next_stats:
             next_stats = now + cfg.stats_interval
             gateway.send(gateway.gateway_stats())
+    if replug_at is not None and isinstance(endpoint, PtyGateway):
+        endpoint.plug()  # a run never ends with the gateway unplugged
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
