@@ -76,6 +76,8 @@ class EspNowPeerEntity(Entity):
 
     _attr_has_entity_name = True
     _attr_should_poll = False
+    # Seconds between two writes of a changed value (availability changes go at once).
+    _min_interval = 0.0
 
     def __init__(self, peer: Peer, description: EntityDescription) -> None:
         """Initialize for one description of one peer."""
@@ -84,6 +86,7 @@ class EspNowPeerEntity(Entity):
         self._attr_unique_id = f"{peer.unique_prefix}-{description.key}"
         self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, peer.unique_prefix)})
         self._written: tuple[bool, Any] | None = None
+        self._written_at = 0.0
 
     @property
     def available(self) -> bool:
@@ -101,6 +104,16 @@ class EspNowPeerEntity(Entity):
     @callback
     def _handle_peer_update(self) -> None:
         shown = (self.available, self.current())
-        if shown != self._written:
-            self._written = shown
-            self.async_write_ha_state()
+        if shown == self._written:
+            return
+        now = self.peer.gateway.hass.loop.time()
+        if (
+            self._min_interval
+            and self._written is not None
+            and shown[0] == self._written[0]
+            and now - self._written_at < self._min_interval
+        ):
+            return
+        self._written = shown
+        self._written_at = now
+        self.async_write_ha_state()

@@ -26,6 +26,8 @@ from .coordinator import EspNowConfigEntry, EspNowGateway, MeasurementInfo, Peer
 from .entity import EspNowGatewayEntity, EspNowPeerEntity, async_add_peer_entities
 
 PARALLEL_UPDATES = 0
+# Signal strength jitters by a dB or two every frame: written at most once a minute.
+DIAGNOSTIC_INTERVAL = 60.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,6 +42,7 @@ class PeerSensorDescription(SensorEntityDescription):
     """A link figure of a peer."""
 
     value_fn: Callable[[Peer], StateType | datetime]
+    min_interval: float = 0.0  # diagnostic noise is written less often
 
 
 def _gateway_stat(name: str) -> Callable[[EspNowGateway], StateType]:
@@ -125,6 +128,7 @@ GATEWAY_SENSORS: tuple[GatewaySensorDescription, ...] = (
 PEER_SENSORS: tuple[PeerSensorDescription, ...] = (
     PeerSensorDescription(
         key="rssi",
+        min_interval=DIAGNOSTIC_INTERVAL,
         device_class=SensorDeviceClass.SIGNAL_STRENGTH,
         native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
         state_class=SensorStateClass.MEASUREMENT,
@@ -223,6 +227,15 @@ class PeerLinkSensor(EspNowPeerEntity, SensorEntity):
     """RSSI, last seen or packet count of a peer."""
 
     entity_description: PeerSensorDescription
+
+    def __init__(self, peer: Peer, description: PeerSensorDescription) -> None:
+        """Initialize for one link figure."""
+        super().__init__(peer, description)
+        # An update interval of 0 asks for every frame: diagnostics included.
+        if peer.gateway.update_interval > 0:
+            self._min_interval = max(
+                description.min_interval, peer.gateway.update_interval
+            )
 
     @property
     def available(self) -> bool:

@@ -229,3 +229,46 @@ async def test_undecodable_frames_do_not_change_a_peers_kind(
     await send_frame(hass, gateway, entry, PEER, b"\x07\x07\x07")
     peer.flush()
     assert peer.kind == "json"
+
+
+async def test_signal_strength_written_at_most_once_a_minute(
+    hass: HomeAssistant, gateway: PtyGateway, init_integration: MockConfigEntry
+) -> None:
+    entry = init_integration
+    payload = json.dumps({"temperature": 20}).encode()
+    await send_frame(hass, gateway, entry, PEER, payload, rssi=-50)
+    rssi = entity_id_of(hass, "sensor", "rssi", PEER)
+    assert hass.states.get(rssi).state == "-50"
+    writes = writes_of(hass, rssi)
+    for index, seconds in enumerate((6, 12, 18, 61)):
+        await send_frame(
+            hass,
+            gateway,
+            entry,
+            PEER,
+            json.dumps({"temperature": index}).encode(),
+            rssi=-51 - index,
+        )
+        async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=seconds))
+        await hass.async_block_till_done()
+    # Fired timers flushed the peer four times, but no minute of loop time passed.
+    assert writes == []
+    # Once a minute has passed (moved back by hand: the loop clock does not follow
+    # fired timers), the next write shows the latest value.
+    entity = next(
+        listener.__self__
+        for listener in runtime(entry).peers[PEER]._listeners
+        if getattr(listener.__self__, "entity_id", None) == rssi
+    )
+    entity._written_at -= 61
+    await send_frame(
+        hass, gateway, entry, PEER, json.dumps({"temperature": 9}).encode(), rssi=-70
+    )
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=120))
+    await hass.async_block_till_done()
+    assert [w.data["new_state"].state for w in writes] == ["-70"]
+    writes.clear()
+    # Availability changes are written at once, whatever the interval.
+    gateway.unplug()
+    await wait_until(hass, lambda: not runtime(entry).connected)
+    assert [w.data["new_state"].state for w in writes] == ["unavailable"]

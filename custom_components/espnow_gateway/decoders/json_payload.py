@@ -256,7 +256,9 @@ def _urgent_tokens() -> tuple[bytes, ...]:
 
 
 URGENT_TOKENS: Final = _urgent_tokens()
-_NOT_ALNUM: Final = re.compile(rb"[^a-z0-9]+")
+_NOT_ALNUM: Final = bytes(
+    b for b in range(256) if not chr(b).isascii() or not chr(b).isalnum()
+)
 _URGENT: Final = re.compile(b"|".join(re.escape(token) for token in URGENT_TOKENS))
 
 
@@ -268,7 +270,7 @@ def may_be_urgent(payload: bytes) -> bool:
     JSON booleans: a member whose key normalises to such a name always matches
     (false positives only cost an early decode; there are no false negatives).
     """
-    return _URGENT.search(_NOT_ALNUM.sub(b"", payload.lower())) is not None
+    return _URGENT.search(payload.lower().translate(None, _NOT_ALNUM)) is not None
 
 
 def normalize_key(raw: str) -> str:
