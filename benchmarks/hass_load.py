@@ -110,6 +110,7 @@ async def _run(
         "frames_sent": sent,
         "frames_received": frames,
         "frames_per_second": frames / elapsed,
+        "reads_per_second": (link1["reads"] - link0["reads"]) / elapsed,
         "gateway_dropped": dropped1 - dropped0,
         "link_lost": link1["packets_lost"] - link0["packets_lost"],
         "cpu_seconds": cpu,
@@ -135,6 +136,7 @@ def _print(results: list[dict[str, Any]]) -> None:
             lambda r: f"{r['frames_sent']} / {r['frames_received']}",
         ),
         ("frames/s received", lambda r: f"{r['frames_per_second']:.0f}"),
+        ("serial reads/s (port wake-ups)", lambda r: f"{r['reads_per_second']:.0f}"),
         (
             "frames lost: link / gateway backlog",
             lambda r: f"{r['link_lost']} / {r['gateway_dropped']}",

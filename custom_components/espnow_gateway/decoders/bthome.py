@@ -210,6 +210,11 @@ URGENT_OBJECT_IDS: Final = frozenset(
 _PACKET_ID_OBJECT: Final = 0x00
 
 
+def is_v2_device_info(info: int) -> bool:
+    """Whether ``info`` is a BTHome v2 device-info byte (version 2, reserved bits clear)."""
+    return info & _RESERVED_AND_VERSION_MASK == _VERSION_2_NO_RESERVED
+
+
 def scan(data: bytes) -> tuple[bool, int | None]:
     """Look at service data without decoding it: ``(urgent, packet_id)``.
 

@@ -243,7 +243,9 @@ class PeerDecoder:
             return bthome.scan(payload[len(bthome.SERVICE_DATA_UUID_BYTES) :])
         if payload[0] in _JSON_FIRST_BYTES:
             return json_payload.may_be_urgent(payload), None
-        if bthome.is_plausible_bthome(payload):
+        if bthome.is_v2_device_info(payload[0]):
+            # bthome.scan() walks the objects: a payload that is no clean BTHome is
+            # urgent, so decode() (with the full detection) decides what it is.
             return bthome.scan(payload)
         return False, None
 

@@ -138,6 +138,7 @@ class LinkStats:
 
     connects: int = 0
     connect_failures: int = 0
+    reads: int = 0  # chunks from the port: bytes / reads is the mean chunk size
     disconnects: int = 0
     dead_links: int = 0
     packets: int = 0
@@ -439,6 +440,7 @@ class GatewayConnection:
     def _data_received(self, data: bytes) -> None:
         loop = asyncio.get_running_loop()
         self._last_rx = loop.time()
+        self.stats.reads += 1
         decoder = self._decoder
         self._dispatch(decoder.feed(data))
         if decoder.buffered and self._stale_timer is None:
