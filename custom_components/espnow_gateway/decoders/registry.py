@@ -230,23 +230,22 @@ class PeerDecoder:
         """
         if not payload:
             return False, None
-        match self._format:
-            case PayloadFormat.RAW:
-                return False, None
-            case PayloadFormat.JSON:
-                return json_payload.may_be_urgent(payload), None
-            case PayloadFormat.BTHOME:
-                return bthome.scan(strip_bthome_uuid(payload))
-            case _:
-                pass
-        if payload.startswith(bthome.SERVICE_DATA_UUID_BYTES):
-            return bthome.scan(payload[len(bthome.SERVICE_DATA_UUID_BYTES) :])
-        if payload[0] in _JSON_FIRST_BYTES:
+        if self._format is not PayloadFormat.AUTO:
+            match self._format:
+                case PayloadFormat.JSON:
+                    return json_payload.may_be_urgent(payload), None
+                case PayloadFormat.BTHOME:
+                    return bthome.scan(strip_bthome_uuid(payload))
+            return False, None  # raw
+        first = payload[0]
+        if first in _JSON_FIRST_BYTES:
             return json_payload.may_be_urgent(payload), None
-        if bthome.is_v2_device_info(payload[0]):
+        if bthome.is_v2_device_info(first):
             # bthome.scan() walks the objects: a payload that is no clean BTHome is
             # urgent, so decode() (with the full detection) decides what it is.
             return bthome.scan(payload)
+        if payload.startswith(bthome.SERVICE_DATA_UUID_BYTES):
+            return bthome.scan(payload[len(bthome.SERVICE_DATA_UUID_BYTES) :])
         return False, None
 
     def _bthome_decoder(self) -> bthome.BTHomeDecoder:
