@@ -304,7 +304,7 @@ class SimulatedGateway:
             self.channel,
             0,
             self.seq,
-            int((self._clock() - self._booted) * 1_000_000),
+            round((self._clock() - self._booted) * 1_000_000),
             payload,
         ).encode()
         self.seq = (self.seq + 1) & 0xFFFFFFFF
