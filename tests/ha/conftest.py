@@ -25,6 +25,8 @@ from custom_components.espnow_gateway.link.connection import LinkConfig
 from custom_components.espnow_gateway.link.messages import mac_to_str
 from custom_components.espnow_gateway.link.simulator import PtyGateway, SimulatorConfig
 
+from .flow_helpers import Ports
+
 GATEWAY_MAC = "24:6F:28:00:00:01"
 
 
@@ -245,3 +247,31 @@ async def populate(
 def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     """Snapshots with Home Assistant's extension, in tests/ha/snapshots/."""
     return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
+@pytest.fixture
+async def ports(tmp_path: Path) -> AsyncIterator[Ports]:
+    """Extra simulated gateways, closed after the entries are unloaded."""
+    made = Ports(tmp_path)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+async def unload_entries(
+    hass: HomeAssistant, gateway: PtyGateway, ports: Ports
+) -> AsyncIterator[None]:
+    """Unload every entry a test set up, before its ports go away."""
+    yield
+    await hass.async_block_till_done()  # reloads the test started
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        if entry.state.recoverable:
+            await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+@pytest.fixture
+def single_platform(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Set up only the platform a test module names in ``PLATFORM``."""
+    with patch("custom_components.espnow_gateway.PLATFORMS", [request.module.PLATFORM]):
+        yield

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-from unittest.mock import patch
 
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN, Platform
 from homeassistant.core import HomeAssistant, State
@@ -26,11 +24,8 @@ from .conftest import MULTI_MAC, entity_id_of, populate, send_frame, wait_until
 FROZEN = "2026-06-01 12:00:00+00:00"
 
 
-@pytest.fixture(autouse=True)
-def only_binary_sensors() -> Iterator[None]:
-    """Set up the binary sensor platform only."""
-    with patch("custom_components.espnow_gateway.PLATFORMS", [Platform.BINARY_SENSOR]):
-        yield
+PLATFORM = Platform.BINARY_SENSOR
+pytestmark = pytest.mark.usefixtures("single_platform")
 
 
 @pytest.mark.freeze_time(FROZEN)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -59,25 +58,7 @@ NEW_PEER = "02:4E:00:00:00:42"
 BINDKEY = "231d39c1d7cc1ab1aee224cd096db932"
 
 
-@pytest.fixture
-async def ports(tmp_path: Path) -> AsyncIterator[Ports]:
-    """Extra simulated gateways, closed after the entries are unloaded."""
-    made = Ports(tmp_path)
-    yield made
-    made.close()
-
-
-@pytest.fixture(autouse=True)
-async def unload_entries(
-    hass: HomeAssistant, gateway: PtyGateway, ports: Ports
-) -> AsyncIterator[None]:
-    """Unload every entry a test set up, before its ports go away."""
-    yield
-    await hass.async_block_till_done()  # reloads the test started
-    for entry in hass.config_entries.async_entries(DOMAIN):
-        if entry.state.recoverable:
-            await hass.config_entries.async_unload(entry.entry_id)
-    await hass.async_block_till_done()
+pytestmark = pytest.mark.usefixtures("unload_entries")
 
 
 # ---- helpers --------------------------------------------------------------------

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import json
 from typing import Any
-from unittest.mock import patch
 
 from homeassistant.components.event import ATTR_EVENT_TYPE, ATTR_EVENT_TYPES
 from homeassistant.const import STATE_UNKNOWN, Platform
@@ -37,11 +35,8 @@ from .conftest import (
 FROZEN = "2026-06-01 12:00:00+00:00"
 
 
-@pytest.fixture(autouse=True)
-def only_events() -> Iterator[None]:
-    """Set up the event platform only."""
-    with patch("custom_components.espnow_gateway.PLATFORMS", [Platform.EVENT]):
-        yield
+PLATFORM = Platform.EVENT
+pytestmark = pytest.mark.usefixtures("single_platform")
 
 
 @pytest.mark.freeze_time(FROZEN)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from http import HTTPStatus
-from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -38,25 +36,7 @@ TITLE = f"ESP-NOW Gateway {GATEWAY_MAC}"
 FIX_FLOW_STRINGS = STRINGS["issues"]["port_missing"]["fix_flow"]
 
 
-@pytest.fixture
-async def ports(tmp_path: Path) -> AsyncIterator[Ports]:
-    """Extra simulated gateways, closed after the entries are unloaded."""
-    made = Ports(tmp_path)
-    yield made
-    made.close()
-
-
-@pytest.fixture(autouse=True)
-async def unload_entries(
-    hass: HomeAssistant, gateway: PtyGateway, ports: Ports
-) -> AsyncIterator[None]:
-    """Unload every entry a test set up, before its ports go away."""
-    yield
-    await hass.async_block_till_done()  # reloads the test started
-    for entry in hass.config_entries.async_entries(DOMAIN):
-        if entry.state.recoverable:
-            await hass.config_entries.async_unload(entry.entry_id)
-    await hass.async_block_till_done()
+pytestmark = pytest.mark.usefixtures("unload_entries")
 
 
 @pytest.fixture

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-from unittest.mock import patch
 
 from homeassistant.const import STATE_UNKNOWN, Platform
 from homeassistant.core import HomeAssistant, State
@@ -34,11 +32,8 @@ FROZEN = "2026-06-01 12:00:00+00:00"
 OTHER_MAC = bytes.fromhex("0a0000000001")
 
 
-@pytest.fixture(autouse=True)
-def only_sensors() -> Iterator[None]:
-    """Set up the sensor platform only."""
-    with patch("custom_components.espnow_gateway.PLATFORMS", [Platform.SENSOR]):
-        yield
+PLATFORM = Platform.SENSOR
+pytestmark = pytest.mark.usefixtures("single_platform")
 
 
 @pytest.mark.freeze_time(FROZEN)
