@@ -21,6 +21,7 @@ from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotEx
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.espnow_gateway.const import CONF_BAUDRATE, DOMAIN
+from custom_components.espnow_gateway.coordinator import MeasurementInfo
 from custom_components.espnow_gateway.link.connection import LinkConfig
 from custom_components.espnow_gateway.link.messages import mac_to_str
 from custom_components.espnow_gateway.link.simulator import PtyGateway, SimulatorConfig
@@ -275,3 +276,25 @@ def single_platform(request: pytest.FixtureRequest) -> Iterator[None]:
     """Set up only the platform a test module names in ``PLATFORM``."""
     with patch("custom_components.espnow_gateway.PLATFORMS", [request.module.PLATFORM]):
         yield
+
+
+def stored_table(
+    entry: MockConfigEntry, mac: str, measurements: list[MeasurementInfo]
+) -> dict[str, Any]:
+    """A peer table as the integration stores it, with one JSON peer."""
+    return {
+        "version": 1,
+        "minor_version": 1,
+        "key": f"{DOMAIN}.{entry.entry_id}",
+        "data": {
+            "peers": {
+                mac: {
+                    "kind": "json",
+                    "measurements": [dataclasses.asdict(m) for m in measurements],
+                    "events": [],
+                    "interval": None,
+                }
+            },
+            "ignored": [],
+        },
+    }

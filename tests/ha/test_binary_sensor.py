@@ -16,10 +16,17 @@ from pytest_homeassistant_custom_component.common import (
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.espnow_gateway.const import DOMAIN
-from custom_components.espnow_gateway.coordinator import EspNowGateway
+from custom_components.espnow_gateway.coordinator import EspNowGateway, MeasurementInfo
 from custom_components.espnow_gateway.link.simulator import PtyGateway
 
-from .conftest import MULTI_MAC, entity_id_of, populate, send_frame, wait_until
+from .conftest import (
+    MULTI_MAC,
+    entity_id_of,
+    populate,
+    send_frame,
+    stored_table,
+    wait_until,
+)
 
 FROZEN = "2026-06-01 12:00:00+00:00"
 
@@ -78,36 +85,12 @@ async def test_binary_values(
 
 
 def _stored_table(entry: MockConfigEntry) -> dict[str, Any]:
-    def measurement(key: str, device_class: str | None) -> dict[str, Any]:
-        return {
-            "key": key,
-            "device_class": device_class,
-            "unit": None,
-            "state_class": None,
-            "binary": True,
-            "precision": None,
-        }
-
-    return {
-        "version": 1,
-        "minor_version": 1,
-        "key": f"{DOMAIN}.{entry.entry_id}",
-        "data": {
-            "peers": {
-                "0A:00:00:00:00:04": {
-                    "kind": "json",
-                    "measurements": [
-                        measurement("door", "door"),
-                        measurement("motion", "motion"),
-                        measurement("leak", "not_a_device_class"),
-                    ],
-                    "events": [],
-                    "interval": None,
-                }
-            },
-            "ignored": [],
-        },
-    }
+    measurements = [
+        MeasurementInfo("door", "door", None, None, binary=True),
+        MeasurementInfo("motion", "motion", None, None, binary=True),
+        MeasurementInfo("leak", "not_a_device_class", None, None, binary=True),
+    ]
+    return stored_table(entry, "0A:00:00:00:00:04", measurements)
 
 
 async def test_restore_after_restart(

@@ -16,7 +16,7 @@ from pytest_homeassistant_custom_component.common import (
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.espnow_gateway.const import DOMAIN
-from custom_components.espnow_gateway.coordinator import EspNowGateway
+from custom_components.espnow_gateway.coordinator import EspNowGateway, MeasurementInfo
 from custom_components.espnow_gateway.link.simulator import PtyGateway
 
 from .conftest import (
@@ -25,6 +25,7 @@ from .conftest import (
     entity_id_of,
     populate,
     send_frame,
+    stored_table,
     wait_until,
 )
 
@@ -131,42 +132,16 @@ async def test_timestamp_that_does_not_fit(
 
 
 def _stored_table(entry: MockConfigEntry) -> dict[str, Any]:
-    def measurement(
-        key: str, device_class: str | None, unit: str | None
-    ) -> dict[str, Any]:
-        return {
-            "key": key,
-            "device_class": device_class,
-            "unit": unit,
-            "state_class": "measurement" if unit else None,
-            "binary": False,
-            "precision": None,
-        }
-
-    return {
-        "version": 1,
-        "minor_version": 1,
-        "key": f"{DOMAIN}.{entry.entry_id}",
-        "data": {
-            "peers": {
-                "0A:00:00:00:00:01": {
-                    "kind": "json",
-                    "measurements": [
-                        measurement("temperature", "temperature", "°C"),
-                        measurement("humidity", "humidity", "%"),
-                        measurement("pressure", "pressure", "hPa"),
-                        measurement("status", None, None),
-                        measurement("timestamp", "timestamp", None),
-                        measurement("co2", "carbon_dioxide", "ppm"),
-                        measurement("flux", "not_a_device_class", None),
-                    ],
-                    "events": [],
-                    "interval": None,
-                }
-            },
-            "ignored": [],
-        },
-    }
+    measurements = [
+        MeasurementInfo("temperature", "temperature", "°C", "measurement"),
+        MeasurementInfo("humidity", "humidity", "%", "measurement"),
+        MeasurementInfo("pressure", "pressure", "hPa", "measurement"),
+        MeasurementInfo("status", None, None, None),
+        MeasurementInfo("timestamp", "timestamp", None, None),
+        MeasurementInfo("co2", "carbon_dioxide", "ppm", "measurement"),
+        MeasurementInfo("flux", "not_a_device_class", None, None),
+    ]
+    return stored_table(entry, "0A:00:00:00:00:01", measurements)
 
 
 async def test_restore_after_restart(
