@@ -67,6 +67,7 @@ from .decoders.registry import (
     PayloadKind,
     PeerDecoder,
     detect_kind,
+    kind_of,
 )
 from .link.connection import (
     ConnectError,
@@ -244,9 +245,7 @@ class Peer:
         gap = ts - self._last_ts
         payload = packet.payload
         if payload == self._last_payload and 0 <= gap < DUPLICATE_WINDOW_US:
-            self.duplicates += 1
-            self.gateway.counters.duplicates += 1
-            self._mark_dirty()
+            self._count_duplicate()
             return
         if gap >= _MIN_GAP_US and self._last_ts >= 0:
             seconds = gap / 1_000_000
@@ -267,9 +266,7 @@ class Peer:
                 packet_id == self._last_packet_id
                 and 0 <= ts - self._last_packet_ts < DUPLICATE_WINDOW_US
             ):
-                self.duplicates += 1
-                self.gateway.counters.duplicates += 1
-                self._mark_dirty()
+                self._count_duplicate()
                 return
             self._last_packet_id = packet_id
             self._last_packet_ts = ts
@@ -282,6 +279,12 @@ class Peer:
             self._write_soon()
         else:
             self._mark_dirty()
+
+    def _count_duplicate(self) -> None:
+        """Count a repeat of a frame already handled: only link figures change."""
+        self.duplicates += 1
+        self.gateway.counters.duplicates += 1
+        self._mark_dirty()
 
     def _revive(self) -> None:
         """Make a stale peer available again (it was heard): write with this frame."""
@@ -605,13 +608,11 @@ class EspNowGateway:
         """Offer a packet to the raw stream, with the kind it decodes as."""
         peer = self.peers.get(packet.src)
         configured = (
-            peer.decoder.payload_format if peer is not None else PayloadFormat.AUTO
+            peer.decoder.payload_format
+            if peer is not None
+            else self._configured_format(mac_to_str(packet.src))
         )
-        kind = (
-            detect_kind(packet.payload)
-            if configured is PayloadFormat.AUTO
-            else PayloadKind(configured.value)
-        )
+        kind = kind_of(packet.payload, configured)
         self.stream.publish(self.entry.entry_id, packet, kind.value)
 
     def _handle_unknown(self, packet: Packet) -> None:
@@ -633,15 +634,17 @@ class EspNowGateway:
                 return
             # It waited only for being raw: now it sends something decodable.
             self._abort_discovery(mac)
-        options = self.peer_options.get(mac_str, {})
-        configured = PayloadFormat(options.get(CONF_PAYLOAD_FORMAT, PayloadFormat.AUTO))
-        kind = detect_kind(packet.payload) if configured is PayloadFormat.AUTO else None
-        if self.auto_add and kind is not PayloadKind.RAW:
+        configured = self._configured_format(mac_str)
+        kind = kind_of(packet.payload, configured)
+        # A format the user configured counts as decodable, whatever it is.
+        if self.auto_add and (
+            configured is not PayloadFormat.AUTO or kind is not PayloadKind.RAW
+        ):
             peer = self.add_peer(mac)
             if peer is not None:
                 peer.handle(packet)
             return
-        self._add_pending(mac, kind or PayloadKind(configured.value), packet.rssi)
+        self._add_pending(mac, kind, packet.rssi)
 
     def _add_pending(self, mac: bytes, kind: PayloadKind, rssi: int) -> None:
         if len(self.pending) >= MAX_PENDING_PEERS:
@@ -746,14 +749,16 @@ class EspNowGateway:
 
     # ---- peers --------------------------------------------------------------------
 
+    def _configured_format(self, mac_str: str) -> PayloadFormat:
+        options = self.peer_options.get(mac_str, {})
+        return PayloadFormat(options.get(CONF_PAYLOAD_FORMAT, PayloadFormat.AUTO))
+
     def _peer_settings(self, mac_str: str) -> dict[str, Any]:
         options = self.peer_options.get(mac_str, {})
         bindkey = options.get(CONF_BINDKEY)
         interval = options.get(CONF_EXPECTED_INTERVAL)
         return {
-            "payload_format": PayloadFormat(
-                options.get(CONF_PAYLOAD_FORMAT, PayloadFormat.AUTO)
-            ),
+            "payload_format": self._configured_format(mac_str),
             "bindkey": bytes.fromhex(bindkey) if bindkey else None,
             "expected_interval": float(interval) if interval is not None else None,
         }

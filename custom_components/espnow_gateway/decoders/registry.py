@@ -156,6 +156,13 @@ def detect_kind(payload: bytes) -> PayloadKind:
     return _sniff(payload)[0]
 
 
+def kind_of(payload: bytes, payload_format: PayloadFormat) -> PayloadKind:
+    """Return the kind a peer with ``payload_format`` decodes ``payload`` as."""
+    if payload_format is PayloadFormat.AUTO:
+        return detect_kind(payload)
+    return PayloadKind(payload_format.value)
+
+
 class PeerDecoder:
     """Decoder state for one peer (bthome-ble keeps per-device state: packet ids, encryption counters)."""
 

@@ -582,6 +582,9 @@ class GatewayConnection:
                 self.stats.send_queue_peak, len(self._queue)
             )
             return
+        self._transmit(transport, frame)
+
+    def _transmit(self, transport: serialx.BaseSerialTransport, frame: bytes) -> None:
         transport.write(frame)
         self.stats.frames_sent += 1
         self.stats.bytes_sent += len(frame)
@@ -590,10 +593,7 @@ class GatewayConnection:
         self._paused = False
         transport = self._transport
         while self._queue and not self._paused and transport is not None:
-            frame = self._queue.popleft()
-            transport.write(frame)
-            self.stats.frames_sent += 1
-            self.stats.bytes_sent += len(frame)
+            self._transmit(transport, self._queue.popleft())
 
     def _new_request_id(self) -> int:
         for _ in range(0x10000):
