@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from base64 import b64encode
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 import time
@@ -199,6 +199,7 @@ class Subscriber:
             "throttled": self.throttled,
             "throttled_seconds": round(throttled, 3),
             "batches": self.batches,
+            "status_messages": self.status_messages,
             "acked": self.acked,
             "in_flight": self.in_flight,
         }
@@ -449,13 +450,6 @@ class StreamHub:
     def subscriber_count(self, gateway: str) -> int:
         """Return how many subscribers follow ``gateway``."""
         return sum(1 for s in self.subscribers if s.wants(gateway))
-
-    def close_all(self, subscribers: Iterable[Subscriber] | None = None) -> None:
-        """Close subscribers (all by default)."""
-        for subscriber in list(
-            self.subscribers if subscribers is None else subscribers
-        ):
-            subscriber.close()
 
     def diagnostics(self, gateway: str | None = None) -> dict[str, Any]:
         """Return per-subscriber and total figures."""

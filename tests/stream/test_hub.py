@@ -73,7 +73,8 @@ def clock() -> Clock:
 async def hub(clock: Clock) -> AsyncIterator[StreamHub]:
     hub = StreamHub(asyncio.get_running_loop(), clock=clock)
     yield hub
-    hub.close_all()
+    for subscriber in list(hub.subscribers):
+        subscriber.close()
 
 
 async def next_batch() -> None:
@@ -331,5 +332,6 @@ async def test_diagnostics_and_totals(hub: StreamHub) -> None:
     assert figures["matched"] == 3
     assert figures["sent"] == 1
     assert figures["dropped_rate"] == 2
-    hub.close_all()
+    for subscriber in list(hub.subscribers):
+        subscriber.close()
     assert hub.subscribers == []
