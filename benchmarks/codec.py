@@ -13,13 +13,8 @@ import random
 import time
 from typing import Any
 
-from custom_components.espnow_gateway.link.messages import (
-    BROADCAST,
-    Packet,
-    host_decoder,
-    mac_from_str,
-    mac_to_str,
-)
+from espnowgw.mac import BROADCAST, mac_from_str, mac_to_str
+from espnowgw.messages import Packet, host_decoder
 
 LINE_RATE = 875_000  # bytes/s, native USB full-speed CDC (see the README)
 CHUNK = 4096

@@ -21,12 +21,8 @@ import tempfile
 import time
 from typing import Any
 
-from custom_components.espnow_gateway.link.simulator import (
-    PtyGateway,
-    SimulatorConfig,
-    run_traffic,
-)
 from devtools.hass_instance import HassInstance
+from devtools.simulator import PtyGateway, SimulatorConfig, run_traffic
 
 PEERS = 50
 RATE_PER_PEER = 40.0  # 50 x 40 = 2,000 frames/s

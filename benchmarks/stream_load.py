@@ -23,8 +23,8 @@ import tempfile
 import time
 from typing import Any
 
-from custom_components.espnow_gateway.link.simulator import PtyGateway, SimulatorConfig
 from devtools.hass_instance import REPO, HassInstance
+from devtools.simulator import PtyGateway, SimulatorConfig
 
 RATE = 2000
 PEERS = 50

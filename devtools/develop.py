@@ -14,12 +14,7 @@ from pathlib import Path
 import signal
 import sys
 
-from custom_components.espnow_gateway.link.simulator import (
-    PAYLOAD_KINDS,
-    PtyGateway,
-    SimulatorConfig,
-    run_traffic,
-)
+from devtools.simulator import PAYLOAD_KINDS, PtyGateway, SimulatorConfig, run_traffic
 
 from .hass_instance import PASSWORD, REPO, USERNAME, HassInstance
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from custom_components.espnow_gateway import binary_sensor, const, event, sensor
-from custom_components.espnow_gateway.link.connection import ConnectErrorReason
+from espnowgw.connection import ConnectErrorReason
 
 INTEGRATION = (
     Path(__file__).resolve().parents[1] / "custom_components" / "espnow_gateway"

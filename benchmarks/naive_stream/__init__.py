@@ -17,7 +17,7 @@ from homeassistant.helpers.json import json_bytes
 from homeassistant.helpers.typing import ConfigType
 import probatio as vol
 
-from custom_components.espnow_gateway.link.messages import mac_to_str
+from custom_components.espnow_gateway.espnowgw.mac import mac_to_str
 from custom_components.espnow_gateway.stream import Item
 from custom_components.espnow_gateway.websocket_api import async_get_hub
 

@@ -53,9 +53,10 @@ from .const import (
     peer_flow_unique_id,
 )
 from .coordinator import EspNowConfigEntry
-from .decoders.registry import PayloadFormat
-from .link.connection import ConnectError, probe
-from .link.messages import Hello, mac_to_str
+from .espnowgw.connection import ConnectError, probe
+from .espnowgw.mac import mac_to_str
+from .espnowgw.messages import Hello
+from .espnowgw.model import PayloadFormat
 
 PROBE_TIMEOUT = 5.0
 MIN_BAUDRATE = 300

@@ -9,8 +9,7 @@ from typing import Final
 from homeassistant.components.event import ATTR_MULTI_PRESS_COUNT, ButtonEventType
 from homeassistant.const import Platform
 
-from .decoders.json_payload import BUTTON_EVENT_NAMES
-from .decoders.registry import ButtonEvent
+from .espnowgw.model import BUTTON_EVENT_NAMES, ButtonEvent
 
 DOMAIN: Final = "espnow_gateway"
 LOGGER = logging.getLogger(__package__)

@@ -59,30 +59,21 @@ from .const import (
     issue_id,
     peer_flow_unique_id,
 )
-from .decoders.registry import (
-    ButtonEvent,
-    DecodedPayload,
-    Measurement,
-    PayloadFormat,
-    PayloadKind,
-    PeerDecoder,
-    detect_kind,
-    kind_of,
-)
-from .link.connection import (
+from .espnowgw.connection import (
     ConnectError,
     ConnectErrorReason,
     GatewayConnection,
     LinkState,
 )
-from .link.messages import (
-    PROTOCOL_MAJOR,
-    Hello,
-    Message,
-    Packet,
-    Stats,
-    mac_from_str,
-    mac_to_str,
+from .espnowgw.decoders.formats import PeerDecoder, detect_kind, kind_of
+from .espnowgw.mac import mac_from_str, mac_to_str
+from .espnowgw.messages import PROTOCOL_MAJOR, Hello, Message, Packet, Stats
+from .espnowgw.model import (
+    ButtonEvent,
+    DecodedPayload,
+    Measurement,
+    PayloadFormat,
+    PayloadKind,
 )
 from .websocket_api import SIGNAL_STREAM_CHANGED, async_get_hub
 

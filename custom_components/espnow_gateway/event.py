@@ -12,8 +12,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import LOGGER, event_kind, event_types_for, map_event
 from .coordinator import EspNowConfigEntry, Peer
-from .decoders.registry import ButtonEvent
 from .entity import EspNowPeerEntity, async_add_peer_entities
+from .espnowgw.model import ButtonEvent
 
 PARALLEL_UPDATES = 0
 

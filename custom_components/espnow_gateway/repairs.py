@@ -13,7 +13,7 @@ import probatio as vol
 
 from .config_flow import _async_probe
 from .const import CONF_BAUDRATE, DEFAULT_BAUDRATE, DOMAIN
-from .link.messages import mac_to_str
+from .espnowgw.mac import mac_to_str
 
 
 class PortRepairFlow(RepairsFlow):

@@ -23,7 +23,8 @@ from enum import StrEnum
 import time
 from typing import Any, Final
 
-from .link.messages import Packet, mac_to_str
+from .espnowgw.mac import mac_to_str
+from .espnowgw.messages import Packet
 
 # Server defaults and hard limits: a client cannot ask for unbounded resources.
 DEFAULT_MAX_RATE: Final = 100.0

@@ -16,7 +16,7 @@ from homeassistant.util.hass_dict import HassKey
 import probatio as vol
 
 from .const import DOMAIN
-from .link.messages import mac_from_str
+from .espnowgw.mac import mac_from_str
 from .stream import (
     DEFAULT_BATCH_INTERVAL_MS,
     DEFAULT_HIGH_WATERMARK,

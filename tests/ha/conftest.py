@@ -22,9 +22,9 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.espnow_gateway.const import CONF_BAUDRATE, DOMAIN
 from custom_components.espnow_gateway.coordinator import MeasurementInfo
-from custom_components.espnow_gateway.link.connection import LinkConfig
-from custom_components.espnow_gateway.link.messages import mac_to_str
-from custom_components.espnow_gateway.link.simulator import PtyGateway, SimulatorConfig
+from custom_components.espnow_gateway.espnowgw.connection import LinkConfig
+from custom_components.espnow_gateway.espnowgw.mac import mac_to_str
+from devtools.simulator import PtyGateway, SimulatorConfig
 
 from .flow_helpers import Ports
 
@@ -186,7 +186,7 @@ def frozen_time_link() -> Iterator[None]:
     """
     with (
         patch(
-            "custom_components.espnow_gateway.link.connection.LinkConfig",
+            "custom_components.espnow_gateway.espnowgw.connection.LinkConfig",
             partial(LinkConfig, ping_interval=math.inf, dead_after=math.inf),
         ),
         patch("serialx.platforms.serial_posix.AFTER_OPEN_DELAY", 0),

@@ -20,8 +20,8 @@ import probatio
 import pytest
 
 from custom_components.espnow_gateway.const import DOMAIN
-from custom_components.espnow_gateway.link.connection import GatewayConnection
-from custom_components.espnow_gateway.link.simulator import PtyGateway, SimulatorConfig
+from custom_components.espnow_gateway.espnowgw.connection import GatewayConnection
+from devtools.simulator import PtyGateway, SimulatorConfig
 
 STRINGS: dict[str, Any] = json.loads(
     (
@@ -85,7 +85,7 @@ async def permission_denied(ports: Ports) -> AsyncIterator[str]:
     """A device the user may not open."""
     pty = ports.make("usb-locked-if00")
     with patch(
-        "custom_components.espnow_gateway.link.connection.serialx.create_serial_connection",
+        "custom_components.espnow_gateway.espnowgw.connection.serialx.create_serial_connection",
         side_effect=PermissionError(errno.EACCES, "Permission denied", pty.url),
     ):
         yield pty.url

@@ -32,9 +32,9 @@ from custom_components.espnow_gateway.const import (
     CONF_UPDATE_INTERVAL,
     DOMAIN,
 )
-from custom_components.espnow_gateway.decoders.registry import PayloadFormat
-from custom_components.espnow_gateway.link.messages import mac_from_str, mac_to_str
-from custom_components.espnow_gateway.link.simulator import PtyGateway
+from custom_components.espnow_gateway.espnowgw.mac import mac_from_str, mac_to_str
+from custom_components.espnow_gateway.espnowgw.model import PayloadFormat
+from devtools.simulator import PtyGateway
 
 from .conftest import GATEWAY_MAC
 from .flow_helpers import (

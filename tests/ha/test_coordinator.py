@@ -27,17 +27,14 @@ from custom_components.espnow_gateway.const import (
     MAX_MEASUREMENTS_PER_PEER,
 )
 from custom_components.espnow_gateway.coordinator import EspNowGateway, Peer
-from custom_components.espnow_gateway.decoders.registry import (
+from custom_components.espnow_gateway.espnowgw.mac import mac_to_str
+from custom_components.espnow_gateway.espnowgw.messages import LogLevel
+from custom_components.espnow_gateway.espnowgw.model import (
     ButtonEvent,
     PayloadFormat,
     PayloadKind,
 )
-from custom_components.espnow_gateway.link.messages import LogLevel, mac_to_str
-from custom_components.espnow_gateway.link.simulator import (
-    PtyGateway,
-    SimulatedGateway,
-    SimulatorConfig,
-)
+from devtools.simulator import PtyGateway, SimulatedGateway, SimulatorConfig
 
 from .conftest import GatewayClock, entity_id_of, frames_handled, send_frame, wait_until
 

@@ -20,12 +20,10 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.espnow_gateway.const import DOMAIN, EVENT_BUTTON, issue_id
 from custom_components.espnow_gateway.coordinator import EspNowGateway, Peer
-from custom_components.espnow_gateway.decoders.registry import (
-    DecodedPayload,
-    PeerDecoder,
-)
-from custom_components.espnow_gateway.link.messages import mac_to_str
-from custom_components.espnow_gateway.link.simulator import PtyGateway
+from custom_components.espnow_gateway.espnowgw.decoders.formats import PeerDecoder
+from custom_components.espnow_gateway.espnowgw.mac import mac_to_str
+from custom_components.espnow_gateway.espnowgw.model import DecodedPayload
+from devtools.simulator import PtyGateway
 
 from .conftest import entity_id_of, send_frame, wait_until
 
@@ -166,7 +164,7 @@ async def test_another_gateway_on_the_port_is_refused(
     assert issue.translation_placeholders["found"] == mac_to_str(gateway.config.mac)
     assert config_entry.error_reason_translation_key == "wrong_gateway"
     # The port was released.
-    from custom_components.espnow_gateway.link.connection import probe
+    from custom_components.espnow_gateway.espnowgw.connection import probe
 
     assert (await probe(gateway.url)).mac == gateway.config.mac
 

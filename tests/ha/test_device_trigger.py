@@ -26,7 +26,7 @@ from custom_components.espnow_gateway.const import (
     DIMMER_EVENT_TYPES,
     DOMAIN,
 )
-from custom_components.espnow_gateway.link.simulator import PtyGateway, SimulatorConfig
+from devtools.simulator import PtyGateway, SimulatorConfig
 
 from .conftest import (
     MULTI_MAC,

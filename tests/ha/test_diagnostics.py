@@ -16,8 +16,8 @@ from syrupy.filters import props
 
 from custom_components.espnow_gateway.const import DOMAIN
 from custom_components.espnow_gateway.coordinator import EspNowGateway
-from custom_components.espnow_gateway.link.messages import mac_to_str
-from custom_components.espnow_gateway.link.simulator import PtyGateway
+from custom_components.espnow_gateway.espnowgw.mac import mac_to_str
+from devtools.simulator import PtyGateway
 
 from .conftest import MULTI_MAC, frames_handled, populate, unique_prefix
 

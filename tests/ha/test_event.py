@@ -20,8 +20,8 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.espnow_gateway.const import DOMAIN, EVENT_BUTTON
 from custom_components.espnow_gateway.coordinator import EspNowGateway
-from custom_components.espnow_gateway.decoders.registry import ButtonEvent
-from custom_components.espnow_gateway.link.simulator import PtyGateway
+from custom_components.espnow_gateway.espnowgw.model import ButtonEvent
+from devtools.simulator import PtyGateway
 
 from .conftest import (
     MULTI_MAC,

@@ -24,14 +24,14 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.espnow_gateway.const import CONF_BAUDRATE, DOMAIN
 from custom_components.espnow_gateway.coordinator import EspNowGateway
-from custom_components.espnow_gateway.link.connection import (
+from custom_components.espnow_gateway.espnowgw.connection import (
     ConnectError,
     ConnectErrorReason,
     LinkConfig,
     probe,
 )
-from custom_components.espnow_gateway.link.messages import mac_to_str
-from custom_components.espnow_gateway.link.simulator import PtyGateway, SimulatorConfig
+from custom_components.espnow_gateway.espnowgw.mac import mac_to_str
+from devtools.simulator import PtyGateway, SimulatorConfig
 
 from .conftest import entity_id_of, frames_handled, unique_prefix, wait_until
 
@@ -155,7 +155,7 @@ async def test_setup_retry_when_gateway_silent(
     gateway.gateway.mute = True
     config_entry.add_to_hass(hass)
     with patch(
-        "custom_components.espnow_gateway.link.connection.LinkConfig",
+        "custom_components.espnow_gateway.espnowgw.connection.LinkConfig",
         partial(LinkConfig, hello_timeout=0.05),
     ):
         assert not await hass.config_entries.async_setup(config_entry.entry_id)

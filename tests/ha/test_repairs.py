@@ -16,7 +16,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.espnow_gateway.const import CONF_BAUDRATE, DOMAIN
-from custom_components.espnow_gateway.link.simulator import PtyGateway
+from devtools.simulator import PtyGateway
 
 from .conftest import GATEWAY_MAC
 from .flow_helpers import (

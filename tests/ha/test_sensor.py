@@ -17,7 +17,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.espnow_gateway.const import DOMAIN
 from custom_components.espnow_gateway.coordinator import EspNowGateway, MeasurementInfo
-from custom_components.espnow_gateway.link.simulator import PtyGateway
+from devtools.simulator import PtyGateway
 
 from .conftest import (
     MULTI_MAC,

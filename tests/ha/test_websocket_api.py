@@ -26,8 +26,8 @@ from pytest_homeassistant_custom_component.typing import (
     WebSocketGenerator,
 )
 
-from custom_components.espnow_gateway.link.simulator import PtyGateway
 from custom_components.espnow_gateway.websocket_api import async_get_hub
+from devtools.simulator import PtyGateway
 
 from .conftest import entity_id_of, frames_handled
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from custom_components.espnow_gateway.link.messages import BROADCAST, Packet
+from custom_components.espnow_gateway.espnowgw.mac import BROADCAST
+from custom_components.espnow_gateway.espnowgw.messages import Packet
 from custom_components.espnow_gateway.stream import (
     PACKET_OVERHEAD,
     Policy,

@@ -21,7 +21,6 @@ from .codec import BodyParser, FrameDecoder, encode_frame
 PROTOCOL_MAJOR: Final = 1
 PROTOCOL_MINOR: Final = 0
 MAX_PAYLOAD: Final = 1470  # ESP-NOW v2; v1 peers send at most 250
-BROADCAST: Final = b"\xff" * 6
 DEFAULT_BAUDRATE: Final = 921_600
 
 
@@ -77,19 +76,6 @@ class LogLevel(IntEnum):
     INFO = 3
     DEBUG = 4
     VERBOSE = 5
-
-
-def mac_to_str(mac: bytes) -> str:
-    """Format a 6-byte MAC as AA:BB:CC:DD:EE:FF."""
-    return mac.hex(":").upper()
-
-
-def mac_from_str(text: str) -> bytes:
-    """Parse AA:BB:CC:DD:EE:FF (or with -, or none) into 6 bytes."""
-    mac = bytes.fromhex(text.replace(":", "").replace("-", ""))
-    if len(mac) != 6:
-        raise ValueError(f"not a MAC address: {text!r}")
-    return mac
 
 
 @dataclass(slots=True)

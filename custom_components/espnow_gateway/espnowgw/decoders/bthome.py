@@ -34,7 +34,7 @@ How bthome-ble's behaviour is adapted (pitfalls found in bthome-ble 3.23.4):
   than 2, encrypted without a key, plaintext from a peer with a key, too short
   to decrypt) are answered here without calling it.
 
-Mapping to :class:`~.registry.Measurement`: keys are bthome-ble's (``temperature``;
+Mapping to :class:`~.model.Measurement`: keys are bthome-ble's (``temperature``;
 ``temperature_1``, ``temperature_2`` when an object type occurs twice in one
 packet); device classes and units are Home Assistant's strings (bthome-ble's
 ``mass`` is HA's ``weight``, ``dew_point`` is a ``temperature``, the micro sign in
@@ -68,9 +68,8 @@ from bthome_ble.const import MEAS_TYPES
 from habluetooth import BluetoothServiceInfoBleak
 from sensor_state_data import BinarySensorDeviceClass
 
-# Circular on purpose: registry dispatches to this module and this module builds
-# registry's model. Only attribute access at call time, never at import time.
-from . import registry
+from .. import model
+from ..mac import mac_to_str
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -242,7 +241,7 @@ def scan(data: bytes) -> tuple[bool, int | None]:
 
 
 def is_plausible_bthome(data: bytes) -> bool:
-    """Return whether ``data`` looks like bare BTHome v2 service data (see registry)."""
+    """Return whether ``data`` looks like bare BTHome v2 service data (see formats)."""
     if not data or data[0] & _RESERVED_AND_VERSION_MASK != _VERSION_2_NO_RESERVED:
         return False
     info = data[0]
@@ -250,11 +249,6 @@ def is_plausible_bthome(data: bytes) -> bool:
     if info & FLAG_ENCRYPTED:
         return len(data) >= start + MIN_CIPHERTEXT_LENGTH + COUNTER_LENGTH + MIC_LENGTH
     return _walk_objects(data, start, ordered=True)
-
-
-def format_mac(mac: bytes) -> str:
-    """Return ``AA:BB:CC:DD:EE:FF``, the form bthome-ble puts in the nonce."""
-    return ":".join(f"{octet:02X}" for octet in mac)
 
 
 class _RecordingParser(BTHomeBluetoothDeviceData):
@@ -295,21 +289,21 @@ class _RecordingParser(BTHomeBluetoothDeviceData):
 
 def _result(
     *, encrypted: bool = False, error: str | None = None
-) -> registry.DecodedPayload:
-    return registry.DecodedPayload(
-        kind=registry.PayloadKind.BTHOME, encrypted=encrypted, error=error
+) -> model.DecodedPayload:
+    return model.DecodedPayload(
+        kind=model.PayloadKind.BTHOME, encrypted=encrypted, error=error
     )
 
 
-def _not_decrypted(address: str, reason: str) -> registry.DecodedPayload:
+def _not_decrypted(address: str, reason: str) -> model.DecodedPayload:
     """Encrypted but no values: key missing or wrong, or counter replayed.
 
     ``error`` stays ``None``: the coordinator counts these apart from malformed
     payloads, through ``decryption_failed``.
     """
     _LOGGER.debug("%s: BTHome payload not decrypted: %s", address, reason)
-    return registry.DecodedPayload(
-        kind=registry.PayloadKind.BTHOME, encrypted=True, decryption_failed=True
+    return model.DecodedPayload(
+        kind=model.PayloadKind.BTHOME, encrypted=True, decryption_failed=True
     )
 
 
@@ -318,7 +312,7 @@ def _sensor_measurement(
     device_class: str | None,
     unit: str | None,
     value: str | float | date | datetime | Decimal | None,
-) -> registry.Measurement:
+) -> model.Measurement:
     mapped: str | int | float | None
     if isinstance(value, (date, datetime)):
         mapped = value.isoformat()
@@ -332,7 +326,7 @@ def _sensor_measurement(
         state_class = _MEASUREMENT if isinstance(mapped, (int, float)) else None
     else:
         ha_class, state_class = known
-    return registry.Measurement(
+    return model.Measurement(
         key=key,
         value=mapped,
         device_class=ha_class,
@@ -345,9 +339,9 @@ def map_update(
     update: SensorUpdate,
     sensor_keys: list[DeviceKey],
     binary_keys: list[DeviceKey],
-) -> tuple[list[registry.Measurement], list[registry.ButtonEvent], int | None]:
+) -> tuple[list[model.Measurement], list[model.ButtonEvent], int | None]:
     """Map the keys this update set, and its events, to the output model."""
-    measurements: list[registry.Measurement] = []
+    measurements: list[model.Measurement] = []
     packet_id: int | None = None
     for device_key in sensor_keys:
         description = update.entity_descriptions[device_key]
@@ -371,7 +365,7 @@ def map_update(
         binary_class = update.binary_entity_descriptions[device_key].device_class
         ha_binary_class = None if binary_class is None else str(binary_class)
         measurements.append(
-            registry.Measurement(
+            model.Measurement(
                 key=device_key.key,
                 value=update.binary_entity_values[device_key].native_value,
                 device_class=(
@@ -382,11 +376,11 @@ def map_update(
                 binary=True,
             )
         )
-    events: list[registry.ButtonEvent] = []
+    events: list[model.ButtonEvent] = []
     for device_key, event in update.events.items():
         steps = (event.event_properties or {}).get("steps")
         events.append(
-            registry.ButtonEvent(
+            model.ButtonEvent(
                 key=device_key.key,
                 event_type=event.event_type,
                 value=steps if isinstance(steps, int) else None,
@@ -402,11 +396,11 @@ class BTHomeDecoder:
 
     def __init__(self, mac: bytes, bindkey: bytes | None = None) -> None:
         """Create the decoder for the peer with MAC ``mac`` and optional 16-byte key."""
-        self._address = format_mac(mac)
+        self._address = mac_to_str(mac)
         self._bindkey = bindkey
         self._parser = _RecordingParser(bindkey)
 
-    def decode(self, data: bytes) -> registry.DecodedPayload:
+    def decode(self, data: bytes) -> model.DecodedPayload:
         """Decode service data (without the UUID). Never raises on frame bytes."""
         if not data:
             return _result(error="empty BTHome payload")
@@ -457,8 +451,8 @@ class BTHomeDecoder:
         if not encrypted and not _walk_objects(data, objects_start, ordered=False):
             # bthome-ble stops at the first unknown or truncated object.
             error = "malformed BTHome object list"
-        return registry.DecodedPayload(
-            kind=registry.PayloadKind.BTHOME,
+        return model.DecodedPayload(
+            kind=model.PayloadKind.BTHOME,
             measurements=tuple(measurements),
             events=tuple(events),
             packet_id=packet_id,

@@ -9,22 +9,13 @@ import sys
 
 import pytest
 
-from custom_components.espnow_gateway.link.connection import (
-    GatewayConnection,
-    LinkState,
-    probe,
-)
-from custom_components.espnow_gateway.link.messages import Packet, Stats
-from custom_components.espnow_gateway.link.simulator import (
-    PtyGateway,
-    SimulatorConfig,
-    TcpGateway,
-    run_traffic,
-)
+from espnowgw.connection import GatewayConnection, LinkState, probe
+from espnowgw.messages import Packet, Stats
+from devtools.simulator import PtyGateway, SimulatorConfig, TcpGateway, run_traffic
 
 from .conftest import FAST, Recorder
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.usefixtures("socket_enabled")
@@ -128,7 +119,7 @@ async def test_command_line(tmp_path: Path) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "custom_components.espnow_gateway.link.simulator",
+        "devtools.simulator",
         "--link",
         str(link),
         "--peers",
@@ -160,7 +151,7 @@ async def test_command_line(tmp_path: Path) -> None:
 
 
 def test_command_line_rejects_unknown_payload_kinds() -> None:
-    from custom_components.espnow_gateway.link.simulator import main
+    from devtools.simulator import main
 
     with pytest.raises(SystemExit):
         main(["--kinds", "xml"])

@@ -9,13 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from custom_components.espnow_gateway.link.connection import (
-    GatewayConnection,
-    LinkConfig,
-    LinkState,
-)
-from custom_components.espnow_gateway.link.messages import Message, Packet
-from custom_components.espnow_gateway.link.simulator import PtyGateway, SimulatorConfig
+from espnowgw.connection import GatewayConnection, LinkConfig, LinkState
+from espnowgw.messages import Message, Packet
+from devtools.simulator import PtyGateway, SimulatorConfig
 
 FAST = LinkConfig(
     hello_timeout=2.0,

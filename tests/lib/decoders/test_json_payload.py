@@ -9,26 +9,8 @@ import re
 from hypothesis import given, strategies as st
 import pytest
 
-from custom_components.espnow_gateway.decoders.json_payload import (
-    BINARY_SPECS,
-    MAX_EVENTS,
-    MAX_KEY_LENGTH,
-    MAX_MEASUREMENTS,
-    MAX_MEMBERS,
-    MAX_PAYLOAD,
-    MAX_TEXT_LENGTH,
-    SENSOR_SPECS,
-    decode_json,
-    decode_json_object,
-    normalize_key,
-    parse_json_object,
-)
-from custom_components.espnow_gateway.decoders.registry import (
-    ButtonEvent,
-    DecodedPayload,
-    Measurement,
-    PayloadKind,
-)
+from espnowgw.decoders.json_payload import BINARY_SPECS, MAX_EVENTS, MAX_KEY_LENGTH, MAX_MEASUREMENTS, MAX_MEMBERS, MAX_PAYLOAD, MAX_TEXT_LENGTH, SENSOR_SPECS, decode_json, decode_json_object, normalize_key, parse_json_object
+from espnowgw.model import ButtonEvent, DecodedPayload, Measurement, PayloadKind
 
 SLUG = re.compile(r"[a-z0-9](?:[a-z0-9_]*[a-z0-9])?")
 

@@ -12,9 +12,9 @@ import re
 
 import pytest
 
-from custom_components.espnow_gateway.link import messages
+from espnowgw import mac, messages
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "protocol.md"
 MIN_EXAMPLES = 7
 EXAMPLE = re.compile(
     r"^<!-- example: (?P<expr>.+?) -->[ \t]*\n```hex[ \t]*\n(?P<hex>.*?)^```",
@@ -33,7 +33,7 @@ EXAMPLES = _examples()
 
 
 def _build(expr: str) -> messages.Message:
-    namespace = dict(vars(messages))
+    namespace = dict(vars(messages)) | dict(vars(mac))
     msg = eval(expr, namespace)  # noqa: S307 - expressions come from our own docs
     assert isinstance(msg, messages.Message), expr
     return msg

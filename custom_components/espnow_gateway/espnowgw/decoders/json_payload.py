@@ -119,9 +119,7 @@ import math
 import re
 from typing import Any, Final
 
-# Circular on purpose: registry dispatches to this module and this module builds
-# registry's model. Only attribute access at call time, never at import time.
-from . import registry
+from .. import model
 
 MAX_PAYLOAD: Final = 4096
 MAX_MEASUREMENTS: Final = 32
@@ -221,18 +219,7 @@ BINARY_SPECS: Final[Mapping[str, tuple[str, bool, bool]]] = {
 
 PACKET_ID_KEYS: Final = ("packet_id", "seq", "id")
 EVENT_KEYS: Final = frozenset({"button", "event", "action"})
-# BTHome's button event names, in BTHome's order (the vocabulary of every decoder).
-BUTTON_EVENT_NAMES: Final = (
-    "press",
-    "double_press",
-    "triple_press",
-    "long_press",
-    "long_double_press",
-    "long_triple_press",
-    "hold_press",
-    "release",
-)
-BUTTON_EVENTS: Final = frozenset(BUTTON_EVENT_NAMES)
+BUTTON_EVENTS: Final = frozenset(model.BUTTON_EVENT_NAMES)
 EVENT_ALIASES: Final[Mapping[str, str]] = {
     "single": "press",
     "click": "press",
@@ -309,11 +296,11 @@ def parse_json_object(payload: bytes) -> tuple[dict[str, Any] | None, str | None
     return obj, None
 
 
-def decode_json(payload: bytes) -> registry.DecodedPayload:
+def decode_json(payload: bytes) -> model.DecodedPayload:
     """Decode a JSON payload. Never raises."""
     obj, error = parse_json_object(payload)
     if obj is None:
-        return registry.DecodedPayload(kind=registry.PayloadKind.JSON, error=error)
+        return model.DecodedPayload(kind=model.PayloadKind.JSON, error=error)
     return decode_json_object(obj)
 
 
@@ -340,9 +327,9 @@ def _packet_id(value: object) -> int | None:
 
 def _binary(
     key: str, spec: tuple[str, bool, bool] | None, on: bool
-) -> registry.Measurement:
+) -> model.Measurement:
     device_class, inverted = (spec[0], spec[1]) if spec is not None else (None, False)
-    return registry.Measurement(
+    return model.Measurement(
         key=key,
         value=on != inverted,
         device_class=device_class,
@@ -352,7 +339,7 @@ def _binary(
     )
 
 
-def _measurement(key: str, name: str, value: object) -> registry.Measurement | None:
+def _measurement(key: str, name: str, value: object) -> model.Measurement | None:
     """Describe ``value`` (member ``key``, looked up as ``name``), or ``None`` to skip."""
     if isinstance(value, bool):
         return _binary(key, _lookup(BINARY_SPECS, name), value)
@@ -363,7 +350,7 @@ def _measurement(key: str, name: str, value: object) -> registry.Measurement | N
         if binary is not None and binary[2]:
             return _binary(key, binary, value != 0)
         device_class, unit, state_class = _lookup(SENSOR_SPECS, name) or _GENERIC_SENSOR
-        return registry.Measurement(
+        return model.Measurement(
             key=key,
             value=value,
             device_class=device_class,
@@ -371,7 +358,7 @@ def _measurement(key: str, name: str, value: object) -> registry.Measurement | N
             state_class=state_class,
         )
     if isinstance(value, str):
-        return registry.Measurement(
+        return model.Measurement(
             key=key,
             value=value[:MAX_TEXT_LENGTH],
             device_class=None,
@@ -396,8 +383,8 @@ class _Collector:
     __slots__ = ("budget", "event_keys", "events", "keys", "measurements")
 
     def __init__(self, reserved_key: str | None) -> None:
-        self.measurements: list[registry.Measurement] = []
-        self.events: list[registry.ButtonEvent] = []
+        self.measurements: list[model.Measurement] = []
+        self.events: list[model.ButtonEvent] = []
         self.keys: set[str] = set() if reserved_key is None else {reserved_key}
         self.event_keys: set[str] = set()
         self.budget = MAX_MEMBERS
@@ -412,7 +399,7 @@ class _Collector:
     def add_event(self, key: str, event_type: str) -> None:
         if key not in self.event_keys and len(self.events) < MAX_EVENTS:
             self.event_keys.add(key)
-            self.events.append(registry.ButtonEvent(key=key, event_type=event_type))
+            self.events.append(model.ButtonEvent(key=key, event_type=event_type))
 
     def add_member(self, key: str, value: object) -> None:
         if isinstance(value, dict):
@@ -433,7 +420,7 @@ class _Collector:
             self.add_value(key, key, value)
 
 
-def decode_json_object(obj: Mapping[str, Any]) -> registry.DecodedPayload:
+def decode_json_object(obj: Mapping[str, Any]) -> model.DecodedPayload:
     """Decode an already parsed JSON object (see the module docstring)."""
     members: list[tuple[str, Any]] = []
     for raw_key, value in obj.items():
@@ -451,8 +438,8 @@ def decode_json_object(obj: Mapping[str, Any]) -> registry.DecodedPayload:
         collector.budget -= 1
         if index != packet_id_index:
             collector.add_member(key, value)
-    return registry.DecodedPayload(
-        kind=registry.PayloadKind.JSON,
+    return model.DecodedPayload(
+        kind=model.PayloadKind.JSON,
         measurements=tuple(collector.measurements),
         events=tuple(collector.events),
         packet_id=packet_id,

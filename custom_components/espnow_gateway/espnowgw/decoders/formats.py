@@ -40,89 +40,18 @@ Pure Python, no Home Assistant imports.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
 import logging
 from typing import Any, Final
 
+from ..mac import MAC_LENGTH
+from ..model import RAW_PAYLOAD, DecodedPayload, PayloadFormat, PayloadKind
 from . import bthome, json_payload
 
 _LOGGER = logging.getLogger(__name__)
 
-MAC_LENGTH: Final = 6
 BINDKEY_LENGTH: Final = 16
 _JSON_WHITESPACE: Final = b" \t\r\n"
 _JSON_FIRST_BYTES: Final = frozenset(b"{" + _JSON_WHITESPACE)
-
-
-class PayloadKind(StrEnum):
-    """What a payload turned out to be."""
-
-    BTHOME = "bthome"
-    JSON = "json"
-    RAW = "raw"
-
-
-class PayloadFormat(StrEnum):
-    """How a peer's payloads are to be decoded (a per-peer option)."""
-
-    AUTO = "auto"
-    BTHOME = "bthome"
-    JSON = "json"
-    RAW = "raw"
-
-
-@dataclass(frozen=True, slots=True)
-class Measurement:
-    """One sensor or binary-sensor reading.
-
-    ``key`` is stable for a peer (snake_case, e.g. ``temperature``,
-    ``temperature_2``, ``battery``, ``opening``). ``device_class``, ``unit`` and
-    ``state_class`` are Home Assistant's value strings (``SensorDeviceClass`` or
-    ``BinarySensorDeviceClass``, units such as ``°C`` and ``μg/m³``,
-    ``SensorStateClass``); ``None`` where generic. ``binary`` marks a binary sensor
-    whose value is a ``bool``.
-    """
-
-    key: str
-    value: float | int | str | bool | None
-    device_class: str | None
-    unit: str | None
-    state_class: str | None
-    binary: bool = False
-    precision: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ButtonEvent:
-    """A transient event: a button press or a dimmer rotation."""
-
-    key: str
-    event_type: str
-    value: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DecodedPayload:
-    """Everything decoded from one frame.
-
-    ``packet_id`` (BTHome object 0x00, JSON ``packet_id``/``seq``/``id``) is for the
-    coordinator's duplicate suppression: the decoders report every frame, repeats
-    included. ``decryption_failed``: encrypted, but the key is missing or wrong
-    or the counter was replayed; no values. ``error``: the format claimed the
-    payload but it is malformed (values decoded before the damage may be present).
-    """
-
-    kind: PayloadKind
-    measurements: tuple[Measurement, ...] = ()
-    events: tuple[ButtonEvent, ...] = ()
-    packet_id: int | None = None
-    encrypted: bool = False
-    decryption_failed: bool = False
-    error: str | None = None
-
-
-_RAW: Final = DecodedPayload(kind=PayloadKind.RAW)
 
 
 def strip_bthome_uuid(payload: bytes) -> bytes:
@@ -219,13 +148,13 @@ class PeerDecoder:
                     return json_payload.decode_json_object(obj)
                 if kind is PayloadKind.BTHOME:
                     return self._bthome_decoder().decode(data)
-                return _RAW
+                return RAW_PAYLOAD
             case PayloadFormat.BTHOME:
                 return self._bthome_decoder().decode(strip_bthome_uuid(payload))
             case PayloadFormat.JSON:
                 return json_payload.decode_json(payload)
             case _:
-                return _RAW
+                return RAW_PAYLOAD
 
     def scan(self, payload: bytes) -> tuple[bool, int | None]:
         """Classify a payload without decoding it: ``(urgent, packet_id)``.

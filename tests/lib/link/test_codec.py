@@ -8,37 +8,9 @@ import struct
 from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
 
-from custom_components.espnow_gateway.link.codec import (
-    MAX_BODY,
-    MAX_FRAME,
-    OVERHEAD,
-    SOF,
-    FrameDecoder,
-    encode_frame,
-    header_check,
-)
-from custom_components.espnow_gateway.link.messages import (
-    BROADCAST,
-    AddPeer,
-    CommandResult,
-    FrameType,
-    GetInfo,
-    Hello,
-    Log,
-    Message,
-    Packet,
-    Ping,
-    Pong,
-    RemovePeer,
-    Send,
-    SendResult,
-    SetChannel,
-    Stats,
-    gateway_decoder,
-    host_decoder,
-    mac_from_str,
-    mac_to_str,
-)
+from espnowgw.codec import MAX_BODY, MAX_FRAME, OVERHEAD, SOF, FrameDecoder, encode_frame, header_check
+from espnowgw.mac import BROADCAST, mac_from_str, mac_to_str
+from espnowgw.messages import AddPeer, CommandResult, FrameType, GetInfo, Hello, Log, Message, Packet, Ping, Pong, RemovePeer, Send, SendResult, SetChannel, Stats, gateway_decoder, host_decoder
 
 MAC = bytes.fromhex("aabbccddeeff")
 GATEWAY_MESSAGES: list[Message] = [

@@ -9,7 +9,7 @@ seeded ``random.Random``, so a run is reproducible.
 
 Run it from the repository root::
 
-    python -m custom_components.espnow_gateway.link.simulator --link /tmp/espnow-gw
+    python -m devtools.simulator --link /tmp/espnow-gw
 
 Pure Python, no Home Assistant imports.
 """
@@ -33,8 +33,8 @@ import time
 import tty
 from typing import Final, Literal
 
-from .messages import (
-    BROADCAST,
+from espnowgw.mac import BROADCAST, mac_to_str
+from espnowgw.messages import (
     MAX_PAYLOAD,
     PROTOCOL_MAJOR,
     PROTOCOL_MINOR,
@@ -57,7 +57,6 @@ from .messages import (
     Stats,
     Status,
     gateway_decoder,
-    mac_to_str,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -628,7 +627,7 @@ async def run_traffic(
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m custom_components.espnow_gateway.link.simulator",
+        prog="python -m devtools.simulator",
         description="Simulate an ESP-NOW USB gateway on a pseudo-terminal or TCP port.",
     )
     where = parser.add_mutually_exclusive_group()
@@ -692,9 +691,9 @@ async def _main(args: argparse.Namespace) -> None:
     else:
         endpoint = PtyGateway(config, args.link)
         url = endpoint.plug()
-    print(f"Simulated gateway {mac_to_str(config.mac)} listening on {url}", flush=True)  # noqa: T201
+    print(f"Simulated gateway {mac_to_str(config.mac)} listening on {url}", flush=True)
     for peer in endpoint.gateway.peers:
-        print(f"  peer {mac_to_str(peer.mac)}: {peer.kind}", flush=True)  # noqa: T201
+        print(f"  peer {mac_to_str(peer.mac)}: {peer.kind}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

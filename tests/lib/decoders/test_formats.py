@@ -1,4 +1,4 @@
-"""Format detection and the per-peer decoder: ``decoders.registry``."""
+"""Format detection and the per-peer decoder: ``espnowgw.decoders.formats``."""
 
 from __future__ import annotations
 
@@ -7,22 +7,10 @@ import json
 from hypothesis import given, strategies as st
 import pytest
 
-from custom_components.espnow_gateway import decoders
-from custom_components.espnow_gateway.decoders.bthome import (
-    COMMAND_LENGTH,
-    OBJECT_SIZES,
-    VARIABLE_LENGTH,
-)
-from custom_components.espnow_gateway.decoders.registry import (
-    ButtonEvent,
-    DecodedPayload,
-    Measurement,
-    PayloadFormat,
-    PayloadKind,
-    PeerDecoder,
-    detect_kind,
-    strip_bthome_uuid,
-)
+from espnowgw import decoders
+from espnowgw.decoders.bthome import COMMAND_LENGTH, OBJECT_SIZES, VARIABLE_LENGTH
+from espnowgw.model import ButtonEvent, DecodedPayload, Measurement, PayloadFormat, PayloadKind
+from espnowgw.decoders.formats import PeerDecoder, detect_kind, strip_bthome_uuid
 
 from .test_bthome import KEY, MAC, REFERENCE, seal
 
@@ -341,7 +329,7 @@ def test_scan_never_raises_and_agrees_with_the_decoder(payload: bytes) -> None:
 
 
 def _json_payloads() -> st.SearchStrategy[bytes]:
-    from custom_components.espnow_gateway.decoders import json_payload
+    from espnowgw.decoders import json_payload
 
     words = sorted(
         {
@@ -367,7 +355,7 @@ def _json_payloads() -> st.SearchStrategy[bytes]:
 
 
 def _bthome_payloads() -> st.SearchStrategy[bytes]:
-    from custom_components.espnow_gateway.decoders.bthome import OBJECT_SIZES
+    from espnowgw.decoders.bthome import OBJECT_SIZES
 
     fixed = sorted(i for i, size in OBJECT_SIZES.items() if size >= 0)
 

@@ -27,23 +27,10 @@ from sensor_state_data import (
 )
 from sensor_state_data.description import BaseSensorDescription
 
-from custom_components.espnow_gateway.decoders import bthome
-from custom_components.espnow_gateway.decoders.bthome import (
-    COMMAND_LENGTH,
-    OBJECT_SIZES,
-    SERVICE_DATA_UUID,
-    VARIABLE_LENGTH,
-    BTHomeDecoder,
-    format_mac,
-    is_plausible_bthome,
-    map_update,
-)
-from custom_components.espnow_gateway.decoders.registry import (
-    ButtonEvent,
-    DecodedPayload,
-    Measurement,
-    PayloadKind,
-)
+from espnowgw.decoders import bthome
+from espnowgw.decoders.bthome import COMMAND_LENGTH, OBJECT_SIZES, SERVICE_DATA_UUID, VARIABLE_LENGTH, BTHomeDecoder, is_plausible_bthome, map_update
+from espnowgw.mac import mac_to_str
+from espnowgw.model import ButtonEvent, DecodedPayload, Measurement, PayloadKind
 
 MAC = bytes.fromhex("AABBCCDDEEFF")
 KEY = bytes.fromhex("231d39c1d7cc1ab1aee224cd096db932")
@@ -86,7 +73,7 @@ def by_key(result: DecodedPayload) -> dict[str, Measurement]:
 def info_for(payload: bytes, when: float) -> BluetoothServiceInfoBleak:
     return BluetoothServiceInfoBleak(
         name="n",
-        address=format_mac(MAC),
+        address=mac_to_str(MAC),
         rssi=-60,
         manufacturer_data={},
         service_data={SERVICE_DATA_UUID: payload},
@@ -118,8 +105,8 @@ def test_reference_vector() -> None:
     assert isinstance(result.measurements[0].value, int)
 
 
-def test_format_mac() -> None:
-    assert format_mac(MAC) == "AA:BB:CC:DD:EE:FF"
+def test_mac_in_bthome_form() -> None:
+    assert mac_to_str(MAC) == "AA:BB:CC:DD:EE:FF"
 
 
 # --- pitfall: bthome-ble's duplicate window ----------------------------------------

@@ -11,30 +11,10 @@ import random
 
 import pytest
 
-from custom_components.espnow_gateway.link.connection import (
-    CommandFailedError,
-    ConnectError,
-    ConnectErrorReason,
-    GatewayBusyError,
-    GatewayConnection,
-    GatewayTimeoutError,
-    LinkConfig,
-    LinkState,
-    NotConnectedError,
-    probe,
-)
-from custom_components.espnow_gateway.link.messages import (
-    BROADCAST,
-    Capability,
-    Hello,
-    Log,
-    LogLevel,
-    Packet,
-    Send,
-    Stats,
-    Status,
-)
-from custom_components.espnow_gateway.link.simulator import PtyGateway, SimulatorConfig
+from espnowgw.connection import CommandFailedError, ConnectError, ConnectErrorReason, GatewayBusyError, GatewayConnection, GatewayTimeoutError, LinkConfig, LinkState, NotConnectedError, probe
+from espnowgw.mac import BROADCAST
+from espnowgw.messages import Capability, Hello, Log, LogLevel, Packet, Send, Stats, Status
+from devtools.simulator import PtyGateway, SimulatorConfig
 
 from .conftest import FAST, Recorder
 

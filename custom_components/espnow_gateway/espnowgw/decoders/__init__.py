@@ -1,0 +1,22 @@
+"""Payload decoders: ESP-NOW payload bytes to measurements and events.
+
+:mod:`.formats` detects a payload's format and holds the per-peer decoder;
+:mod:`.bthome` and :mod:`.json_payload` decode one format each. What they produce is
+defined in :mod:`espnowgw.model` (re-exported here for the decoders' users).
+"""
+
+from ..model import ButtonEvent, DecodedPayload, Measurement, PayloadFormat, PayloadKind
+from .formats import PeerDecoder, detect_kind, kind_of
+from .json_payload import decode_json
+
+__all__ = [
+    "ButtonEvent",
+    "DecodedPayload",
+    "Measurement",
+    "PayloadFormat",
+    "PayloadKind",
+    "PeerDecoder",
+    "decode_json",
+    "detect_kind",
+    "kind_of",
+]
