@@ -92,6 +92,7 @@ class DecodedPayload:
     encrypted: bool = False
     decryption_failed: bool = False
     error: str | None = None
+    firmware: str | None = None  # the sender's firmware version, where it tells
 
 
 RAW_PAYLOAD: Final = DecodedPayload(kind=PayloadKind.RAW)

