@@ -117,6 +117,18 @@ def test_integration_never_imports_development_tools() -> None:
             )
 
 
+def test_const_imports_nothing_of_the_package() -> None:
+    assert _package_imports(PACKAGE / "const.py") == set()
+    assert not [m for m, level, _ in _imports(PACKAGE / "const.py") if level]
+
+
+def test_runtime_does_not_know_its_websocket_face() -> None:
+    for name in ("coordinator", "peer", "peer_table", "scheduler"):
+        path = PACKAGE / f"{name}.py"
+        if path.exists():
+            assert not _package_imports(path) & {"websocket_api", "stream"}, name
+
+
 def _assert_acyclic(graph: dict[str, set[str]]) -> None:
     visiting: list[str] = []
     done: set[str] = set()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from custom_components.espnow_gateway import binary_sensor, const, event, sensor
+from custom_components.espnow_gateway import binary_sensor, const, event, events, sensor
 from espnowgw.connection import ConnectErrorReason
 
 INTEGRATION = (
@@ -71,7 +71,7 @@ def test_event_entities_have_names_and_event_type_texts(key: str) -> None:
 @pytest.mark.parametrize("key", EVENT_KEYS)
 def test_device_trigger_types_are_translated(key: str) -> None:
     triggers = STRINGS["device_automation"]["trigger_type"]
-    assert set(const.trigger_types_for(key)) <= set(triggers)
+    assert set(events.trigger_types_for(key)) <= set(triggers)
     assert key in STRINGS["device_automation"]["trigger_subtype"]
 
 

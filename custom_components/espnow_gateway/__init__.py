@@ -5,13 +5,17 @@ from __future__ import annotations
 from homeassistant.components import usb
 from homeassistant.components.usb import USBDevice
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import config_validation as cv, issue_registry as ir
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.device_registry import DeviceEntry
 from homeassistant.helpers.typing import ConfigType
 
-from .const import DOMAIN, ISSUE_KINDS, PLATFORMS, issue_id
+from .const import DOMAIN, PLATFORMS
 from .coordinator import EspNowConfigEntry, EspNowGateway
-from .websocket_api import async_setup as async_setup_websocket_api
+from .repairs import delete_issues
+from .websocket_api import (
+    async_connect_stream,
+    async_setup as async_setup_websocket_api,
+)
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -28,6 +32,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EspNowConfigEntry) -> bo
     await gateway.async_setup()
     entry.runtime_data = gateway
     entry.async_on_unload(gateway.async_shutdown)
+    entry.async_on_unload(async_connect_stream(hass, gateway))
 
     @callback
     def _usb_changed(added: set[USBDevice], removed: set[USBDevice]) -> None:
@@ -55,14 +60,13 @@ async def async_remove_config_entry_device(
             continue
         if identifier == gateway.unique_prefix:
             return False  # the gateway itself: remove the integration instead
-        peer = gateway.peer_by_device(device_entry.id)
+        peer = gateway.table.by_device(device_entry.id)
         if peer is not None:
-            gateway.remove_peer(peer.mac_str)
+            gateway.table.remove(peer.mac_str)
         return True
     return True
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: EspNowConfigEntry) -> None:
     """Remove the entry's repair issues with it."""
-    for kind in ISSUE_KINDS:
-        ir.async_delete_issue(hass, DOMAIN, issue_id(kind, entry.entry_id))
+    delete_issues(hass, entry.entry_id)

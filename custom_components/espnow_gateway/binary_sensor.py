@@ -14,9 +14,14 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
-from .coordinator import EspNowConfigEntry, MeasurementInfo, Peer
-from .entity import EspNowGatewayEntity, EspNowPeerEntity, async_add_peer_entities
-from .sensor import humanize
+from .coordinator import EspNowConfigEntry
+from .entity import (
+    EspNowGatewayEntity,
+    EspNowPeerEntity,
+    async_add_peer_entities,
+    describe_measurement,
+)
+from .peer import MeasurementInfo, Peer
 
 PARALLEL_UPDATES = 0
 
@@ -30,20 +35,8 @@ CONNECTION = BinarySensorEntityDescription(
 
 def binary_description(info: MeasurementInfo) -> BinarySensorEntityDescription:
     """Describe the binary sensor entity of a decoded measurement."""
-    try:
-        device_class = (
-            BinarySensorDeviceClass(info.device_class) if info.device_class else None
-        )
-    except ValueError:
-        device_class = None
-    named_by_class = device_class is not None and info.key == device_class.value
-    return BinarySensorEntityDescription(
-        key=info.key,
-        translation_key=None if named_by_class else "measurement",
-        translation_placeholders=None
-        if named_by_class
-        else {"name": humanize(info.key)},
-        device_class=device_class,
+    return describe_measurement(
+        info, BinarySensorEntityDescription, BinarySensorDeviceClass
     )
 
 
@@ -58,11 +51,11 @@ async def async_setup_entry(
         infos = [peer.measurements.get(key) for key in keys or list(peer.measurements)]
         return [BinaryMeasurement(peer, info) for info in infos if info and info.binary]
 
-    async_add_entities([GatewayConnection(entry.runtime_data, CONNECTION)])
+    async_add_entities([GatewayConnectivity(entry.runtime_data, CONNECTION)])
     async_add_peer_entities(hass, entry, async_add_entities, peer_entities)
 
 
-class GatewayConnection(EspNowGatewayEntity, BinarySensorEntity):
+class GatewayConnectivity(EspNowGatewayEntity, BinarySensorEntity):
     """Whether the gateway link is up: the one gateway entity always available."""
 
     @property

@@ -6,61 +6,26 @@ import os
 from typing import Any
 
 from homeassistant.components import usb
-from homeassistant.config_entries import (
-    ConfigEntry,
-    ConfigEntryState,
-    ConfigFlow,
-    ConfigFlowResult,
-    OptionsFlowWithReload,
-)
+from homeassistant.config_entries import ConfigEntryState, ConfigFlow, ConfigFlowResult
 from homeassistant.const import CONF_PORT
 from homeassistant.core import callback
 from homeassistant.data_entry_flow import AbortFlow
 from homeassistant.helpers.selector import (
-    BooleanSelector,
-    NumberSelector,
-    NumberSelectorConfig,
-    NumberSelectorMode,
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
     SerialPortSelector,
-    TextSelector,
 )
 from homeassistant.helpers.service_info.usb import UsbServiceInfo
 from homeassistant.helpers.typing import DiscoveryInfoType
 import probatio as vol
 
-from .const import (
-    BAUDRATES,
-    CONF_AUTO_ADD,
-    CONF_BAUDRATE,
-    CONF_BINDKEY,
-    CONF_EXPECTED_INTERVAL,
-    CONF_MAX_PEERS,
-    CONF_PAYLOAD_FORMAT,
-    CONF_PEERS,
-    CONF_UPDATE_INTERVAL,
-    DEFAULT_AUTO_ADD,
-    DEFAULT_BAUDRATE,
-    DEFAULT_MAX_PEERS,
-    DEFAULT_UPDATE_INTERVAL,
-    DOMAIN,
-    LIMIT_MAX_PEERS,
-    LOGGER,
-    MAX_STALE_AFTER,
-    MAX_UPDATE_INTERVAL,
-    peer_flow_unique_id,
-)
+from .const import BAUDRATES, CONF_BAUDRATE, DOMAIN, MAX_BAUDRATE, MIN_BAUDRATE
 from .coordinator import EspNowConfigEntry
-from .espnowgw.connection import ConnectError, probe
 from .espnowgw.mac import mac_to_str
-from .espnowgw.messages import Hello
-from .espnowgw.model import PayloadFormat
-
-PROBE_TIMEOUT = 5.0
-MIN_BAUDRATE = 300
-MAX_BAUDRATE = 5_000_000
+from .espnowgw.messages import DEFAULT_BAUDRATE, Hello
+from .helpers import async_probe, peer_flow_unique_id
+from .options_flow import EspNowOptionsFlow
 
 _BAUDRATE_SELECTOR = SelectSelector(
     SelectSelectorConfig(
@@ -98,18 +63,6 @@ def _baudrate(value: Any) -> int | None:
     return rate if MIN_BAUDRATE <= rate <= MAX_BAUDRATE else None
 
 
-async def _async_probe(port: str, baudrate: int) -> tuple[Hello | None, str | None]:
-    """Open the port and wait for a hello; return it or a translation key."""
-    try:
-        return await probe(port, baudrate, hello_timeout=PROBE_TIMEOUT), None
-    except ConnectError as err:
-        LOGGER.debug("Probing %s failed: %s", port, err)
-        return None, err.reason.value
-    except Exception:  # noqa: BLE001 - a flow shows "unknown" rather than crash
-        LOGGER.exception("Unexpected error while probing %s", port)
-        return None, "unknown"
-
-
 class EspNowConfigFlow(ConfigFlow, domain=DOMAIN):
     """Set up a gateway."""
 
@@ -124,7 +77,7 @@ class EspNowConfigFlow(ConfigFlow, domain=DOMAIN):
 
     @staticmethod
     @callback
-    def async_get_options_flow(config_entry: ConfigEntry) -> EspNowOptionsFlow:
+    def async_get_options_flow(config_entry: EspNowConfigEntry) -> EspNowOptionsFlow:
         """Return the options flow."""
         return EspNowOptionsFlow()
 
@@ -144,7 +97,7 @@ class EspNowConfigFlow(ConfigFlow, domain=DOMAIN):
         self, port: str, baudrate: int, errors: dict[str, str]
     ) -> Hello | None:
         self._port, self._baudrate = port, baudrate
-        hello, error = await _async_probe(port, baudrate)
+        hello, error = await async_probe(port, baudrate)
         if error is not None:
             errors["base"] = error
         return hello
@@ -185,7 +138,7 @@ class EspNowConfigFlow(ConfigFlow, domain=DOMAIN):
             usb.get_serial_by_id, discovery_info.device
         )
         await self._async_abort_if_port_configured(port)
-        hello, _error = await _async_probe(port, DEFAULT_BAUDRATE)
+        hello, _error = await async_probe(port, DEFAULT_BAUDRATE)
         if hello is None:
             return self.async_abort(reason="not_espnow_gateway")
         await self.async_set_unique_id(mac_to_str(hello.mac))
@@ -289,7 +242,7 @@ class EspNowConfigFlow(ConfigFlow, domain=DOMAIN):
         if entry is None or entry.state is not ConfigEntryState.LOADED:
             return self.async_abort(reason="gateway_not_loaded")
         if user_input is not None:
-            if not entry.runtime_data.approve_peer(self._peer["mac"]):
+            if not entry.runtime_data.table.approve(self._peer["mac"]):
                 return self.async_abort(reason="peer_table_full")
             return self.async_abort(reason="peer_added")
         self._set_confirm_only()
@@ -301,168 +254,3 @@ class EspNowConfigFlow(ConfigFlow, domain=DOMAIN):
                 "gateway": entry.title,
             },
         )
-
-
-class EspNowOptionsFlow(OptionsFlowWithReload):
-    """Gateway tunables and per-peer settings."""
-
-    def __init__(self) -> None:
-        """Initialize the flow."""
-        self._mac = ""
-
-    @property
-    def _entry(self) -> EspNowConfigEntry:
-        return self.config_entry
-
-    async def async_step_init(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Choose what to change."""
-        options = ["settings"]
-        if self._entry.state is ConfigEntryState.LOADED:
-            gateway = self._entry.runtime_data
-            if gateway.peers:
-                options.append("peer")
-            if gateway.ignored:
-                options.append("ignored")
-        return self.async_show_menu(step_id="init", menu_options=options)
-
-    async def async_step_settings(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Gateway-wide settings."""
-        options = dict(self._entry.options)
-        if user_input is not None:
-            options[CONF_AUTO_ADD] = bool(user_input[CONF_AUTO_ADD])
-            options[CONF_UPDATE_INTERVAL] = float(user_input[CONF_UPDATE_INTERVAL])
-            options[CONF_MAX_PEERS] = int(user_input[CONF_MAX_PEERS])
-            return self.async_create_entry(data=options)
-        schema = vol.Schema(
-            {
-                vol.Required(
-                    CONF_AUTO_ADD, default=options.get(CONF_AUTO_ADD, DEFAULT_AUTO_ADD)
-                ): BooleanSelector(),
-                vol.Required(
-                    CONF_UPDATE_INTERVAL,
-                    default=options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL),
-                ): NumberSelector(
-                    NumberSelectorConfig(
-                        min=0,
-                        max=MAX_UPDATE_INTERVAL,
-                        step=1,
-                        unit_of_measurement="s",
-                        mode=NumberSelectorMode.BOX,
-                    )
-                ),
-                vol.Required(
-                    CONF_MAX_PEERS,
-                    default=options.get(CONF_MAX_PEERS, DEFAULT_MAX_PEERS),
-                ): NumberSelector(
-                    NumberSelectorConfig(
-                        min=1, max=LIMIT_MAX_PEERS, step=1, mode=NumberSelectorMode.BOX
-                    )
-                ),
-            }
-        )
-        return self.async_show_form(step_id="settings", data_schema=schema)
-
-    async def async_step_peer(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Choose a peer."""
-        if user_input is not None:
-            self._mac = user_input["peer"]
-            return await self.async_step_peer_settings()
-        gateway = self._entry.runtime_data
-        peers = sorted(peer.mac_str for peer in gateway.peers.values())
-        schema = vol.Schema(
-            {
-                vol.Required("peer"): SelectSelector(
-                    SelectSelectorConfig(
-                        options=peers, mode=SelectSelectorMode.DROPDOWN
-                    )
-                )
-            }
-        )
-        return self.async_show_form(step_id="peer", data_schema=schema)
-
-    async def async_step_peer_settings(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Payload format, BTHome key and expected interval of one peer."""
-        errors: dict[str, str] = {}
-        current = dict(self._entry.options.get(CONF_PEERS, {}).get(self._mac, {}))
-        if user_input is not None:
-            settings: dict[str, Any] = {
-                CONF_PAYLOAD_FORMAT: user_input[CONF_PAYLOAD_FORMAT],
-            }
-            bindkey = str(user_input.get(CONF_BINDKEY) or "").strip().lower()
-            if bindkey:
-                try:
-                    valid = len(bytes.fromhex(bindkey)) == 16
-                except ValueError:
-                    valid = False
-                if not valid:
-                    errors[CONF_BINDKEY] = "invalid_bindkey"
-                settings[CONF_BINDKEY] = bindkey
-            if (interval := user_input.get(CONF_EXPECTED_INTERVAL)) is not None:
-                settings[CONF_EXPECTED_INTERVAL] = float(interval)
-            if not errors:
-                options = dict(self._entry.options)
-                peers = dict(options.get(CONF_PEERS, {}))
-                peers[self._mac] = settings
-                options[CONF_PEERS] = peers
-                return self.async_create_entry(data=options)
-            current = settings
-        schema = vol.Schema(
-            {
-                vol.Required(
-                    CONF_PAYLOAD_FORMAT,
-                    default=current.get(CONF_PAYLOAD_FORMAT, PayloadFormat.AUTO.value),
-                ): SelectSelector(
-                    SelectSelectorConfig(
-                        options=[f.value for f in PayloadFormat],
-                        translation_key=CONF_PAYLOAD_FORMAT,
-                        mode=SelectSelectorMode.DROPDOWN,
-                    )
-                ),
-                vol.Optional(CONF_BINDKEY): TextSelector(),
-                vol.Optional(CONF_EXPECTED_INTERVAL): NumberSelector(
-                    NumberSelectorConfig(
-                        min=0,
-                        max=MAX_STALE_AFTER,
-                        step=1,
-                        unit_of_measurement="s",
-                        mode=NumberSelectorMode.BOX,
-                    )
-                ),
-            }
-        )
-        return self.async_show_form(
-            step_id="peer_settings",
-            data_schema=self.add_suggested_values_to_schema(schema, current),
-            errors=errors,
-            description_placeholders={"mac": self._mac},
-        )
-
-    async def async_step_ignored(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Stop ignoring peers."""
-        gateway = self._entry.runtime_data
-        if user_input is not None:
-            for mac in user_input["restore"]:
-                gateway.unignore(mac)
-            return self.async_create_entry(data=dict(self._entry.options))
-        schema = vol.Schema(
-            {
-                vol.Required("restore", default=[]): SelectSelector(
-                    SelectSelectorConfig(
-                        options=sorted(gateway.ignored),
-                        multiple=True,
-                        mode=SelectSelectorMode.LIST,
-                    )
-                )
-            }
-        )
-        return self.async_show_form(step_id="ignored", data_schema=schema)

@@ -21,22 +21,14 @@ from homeassistant.helpers.trigger import TriggerActionType, TriggerInfo
 from homeassistant.helpers.typing import ConfigType
 import probatio as vol
 
-from .const import (
-    ATTR_SUBTYPE,
-    BUTTON_TRIGGER_TYPES,
-    COMMAND_EVENT_TYPES,
-    DIMMER_EVENT_TYPES,
-    DOMAIN,
-    EVENT_BUTTON,
-    trigger_types_for,
-)
-from .coordinator import EspNowConfigEntry, Peer
+from .const import ATTR_SUBTYPE, DOMAIN, EVENT_BUTTON
+from .coordinator import EspNowConfigEntry
+from .events import ALL_TRIGGER_TYPES, trigger_types_for
+from .peer import Peer
 
 TRIGGER_SCHEMA = DEVICE_TRIGGER_BASE_SCHEMA.extend(
     {
-        vol.Required(CONF_TYPE): vol.In(
-            BUTTON_TRIGGER_TYPES + DIMMER_EVENT_TYPES + COMMAND_EVENT_TYPES
-        ),
+        vol.Required(CONF_TYPE): vol.In(ALL_TRIGGER_TYPES),
         vol.Required(ATTR_SUBTYPE): str,
     }
 )
@@ -45,7 +37,7 @@ TRIGGER_SCHEMA = DEVICE_TRIGGER_BASE_SCHEMA.extend(
 def _peer(hass: HomeAssistant, device_id: str) -> Peer | None:
     entries: list[EspNowConfigEntry] = hass.config_entries.async_loaded_entries(DOMAIN)
     for entry in entries:
-        if (peer := entry.runtime_data.peer_by_device(device_id)) is not None:
+        if (peer := entry.runtime_data.table.by_device(device_id)) is not None:
             return peer
     return None
 

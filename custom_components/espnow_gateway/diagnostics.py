@@ -8,8 +8,9 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntry
 
-from .const import CONF_BINDKEY
+from .const import CONF_BINDKEY, CONF_PEERS
 from .coordinator import EspNowConfigEntry
+from .websocket_api import async_get_hub
 
 TO_REDACT = {CONF_BINDKEY, "lmk"}
 
@@ -22,7 +23,7 @@ async def async_get_config_entry_diagnostics(
         {
             "entry": {"data": dict(entry.data), "options": dict(entry.options)},
             "gateway": entry.runtime_data.diagnostics(),
-            "stream": entry.runtime_data.stream.diagnostics(entry.entry_id),
+            "stream": async_get_hub(hass).diagnostics(entry.entry_id),
         },
         TO_REDACT,
     )
@@ -33,10 +34,10 @@ async def async_get_device_diagnostics(
 ) -> dict[str, Any]:
     """Return diagnostics for one device (a peer, or the gateway)."""
     gateway = entry.runtime_data
-    peer = gateway.peer_by_device(device.id)
+    peer = gateway.table.by_device(device.id)
     if peer is None:
         return await async_get_config_entry_diagnostics(hass, entry)
-    options = entry.options.get("peers", {}).get(peer.mac_str, {})
+    options = entry.options.get(CONF_PEERS, {}).get(peer.mac_str, {})
     return async_redact_data(
         {"options": options, "peer": peer.diagnostics()}, TO_REDACT
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from enum import StrEnum
 from typing import Any
 
 from homeassistant.core import HomeAssistant, callback
@@ -12,9 +13,45 @@ from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN, SIGNAL_NEW_ENTITIES
-from .coordinator import EspNowConfigEntry, EspNowGateway, Peer
+from .coordinator import EspNowConfigEntry, EspNowGateway
+from .helpers import humanize
+from .peer import MeasurementInfo, Peer
 
 type PeerEntityFactory = Callable[[Peer, list[str] | None], Iterable[Entity]]
+
+
+def enum_member[E: StrEnum](kind: type[E], value: str | None) -> E | None:
+    """Return ``kind(value)``, or None for None or a value ``kind`` does not know."""
+    if value is None:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        return None
+
+
+def describe_measurement[D: EntityDescription](
+    info: MeasurementInfo,
+    description: type[D],
+    device_classes: type[StrEnum],
+    **extra: Any,
+) -> D:
+    """Describe the entity of a decoded measurement (sensors and binary sensors).
+
+    A measurement whose key is its device class (``temperature``) is named by Home
+    Assistant after the class; any other is named after its key (``Env temp 2``).
+    """
+    device_class = enum_member(device_classes, info.device_class)
+    named_by_class = device_class is not None and info.key == device_class.value
+    return description(
+        key=info.key,
+        translation_key=None if named_by_class else "measurement",
+        translation_placeholders=None
+        if named_by_class
+        else {"name": humanize(info.key)},
+        device_class=device_class,
+        **extra,
+    )
 
 
 @callback
@@ -35,7 +72,7 @@ def async_add_peer_entities(
         if entities := list(factory(peer, keys)):
             async_add_entities(entities)
 
-    for peer in list(entry.runtime_data.peers.values()):
+    for peer in list(entry.runtime_data.table.peers.values()):
         add(peer, None)
     entry.async_on_unload(
         async_dispatcher_connect(hass, SIGNAL_NEW_ENTITIES.format(entry.entry_id), add)
@@ -70,14 +107,14 @@ class EspNowGatewayEntity(Entity):
 class EspNowPeerEntity(Entity):
     """An entity of a peer device.
 
-    The peer calls ``_handle_peer_update`` at most once per update interval (its
-    writes are coalesced); the entity writes only if what it shows has changed.
+    The peer's scheduler decides when its entities are written (see
+    :mod:`.scheduler`); the entity writes only if what it shows has changed, and not
+    sooner than its own ``_min_interval`` allows (None: whenever the peer writes).
     """
 
     _attr_has_entity_name = True
     _attr_should_poll = False
-    # Seconds between two writes of a changed value (availability changes go at once).
-    _min_interval = 0.0
+    _min_interval: float | None = None
 
     def __init__(self, peer: Peer, description: EntityDescription) -> None:
         """Initialize for one description of one peer."""
@@ -86,7 +123,7 @@ class EspNowPeerEntity(Entity):
         self._attr_unique_id = f"{peer.unique_prefix}-{description.key}"
         self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, peer.unique_prefix)})
         self._written: tuple[bool, Any] | None = None
-        self._written_at = 0.0
+        self._written_at: float | None = None
 
     @property
     def available(self) -> bool:
@@ -106,12 +143,12 @@ class EspNowPeerEntity(Entity):
         shown = (self.available, self.current())
         if shown == self._written:
             return
-        now = self.peer.gateway.hass.loop.time()
+        scheduler = self.peer.scheduler
+        now = scheduler.now()
         if (
-            self._min_interval
-            and self._written is not None
-            and shown[0] == self._written[0]
-            and now - self._written_at < self._min_interval
+            self._written is not None
+            and shown[0] == self._written[0]  # availability changes go at once
+            and not scheduler.may_write(self._written_at, self._min_interval, now)
         ):
             return
         self._written = shown

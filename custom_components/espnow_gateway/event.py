@@ -10,10 +10,12 @@ from homeassistant.components.event import (
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import LOGGER, event_kind, event_types_for, map_event
-from .coordinator import EspNowConfigEntry, Peer
+from .const import LOGGER
+from .coordinator import EspNowConfigEntry
 from .entity import EspNowPeerEntity, async_add_peer_entities
 from .espnowgw.model import ButtonEvent
+from .events import event_kind, event_types_for, map_event
+from .peer import Peer
 
 PARALLEL_UPDATES = 0
 

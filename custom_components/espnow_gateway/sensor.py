@@ -22,12 +22,19 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
-from .coordinator import EspNowConfigEntry, EspNowGateway, MeasurementInfo, Peer
-from .entity import EspNowGatewayEntity, EspNowPeerEntity, async_add_peer_entities
+from .const import DIAGNOSTIC_INTERVAL
+from .coordinator import EspNowConfigEntry, EspNowGateway
+from .entity import (
+    EspNowGatewayEntity,
+    EspNowPeerEntity,
+    async_add_peer_entities,
+    describe_measurement,
+    enum_member,
+)
+from .peer import MeasurementInfo, Peer
+from .websocket_api import async_get_hub
 
 PARALLEL_UPDATES = 0
-# Signal strength jitters by a dB or two every frame: written at most once a minute.
-DIAGNOSTIC_INTERVAL = 60.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,12 +44,21 @@ class GatewaySensorDescription(SensorEntityDescription):
     value_fn: Callable[[EspNowGateway], StateType]
 
 
+def _peer_available(peer: Peer) -> bool:
+    return peer.available
+
+
 @dataclass(frozen=True, kw_only=True)
 class PeerSensorDescription(SensorEntityDescription):
-    """A link figure of a peer."""
+    """A link figure of a peer.
+
+    Link figures change with every frame: each is written at most once per update
+    interval, and at least ``min_interval`` apart (jittery diagnostics even less).
+    """
 
     value_fn: Callable[[Peer], StateType | datetime]
-    min_interval: float = 0.0  # diagnostic noise is written less often
+    available_fn: Callable[[Peer], bool] = _peer_available
+    min_interval: float = 0.0
 
 
 def _gateway_stat(name: str) -> Callable[[EspNowGateway], StateType]:
@@ -65,7 +81,7 @@ GATEWAY_SENSORS: tuple[GatewaySensorDescription, ...] = (
         key="peers",
         translation_key="peers",
         state_class=SensorStateClass.MEASUREMENT,
-        value_fn=lambda gateway: len(gateway.peers),
+        value_fn=lambda gateway: len(gateway.table.peers),
     ),
     GatewaySensorDescription(
         key="packets_lost",
@@ -110,7 +126,7 @@ GATEWAY_SENSORS: tuple[GatewaySensorDescription, ...] = (
         translation_key="stream_subscribers",
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda gateway: gateway.stream.subscriber_count(
+        value_fn=lambda gateway: async_get_hub(gateway.hass).subscriber_count(
             gateway.entry.entry_id
         ),
     ),
@@ -119,7 +135,7 @@ GATEWAY_SENSORS: tuple[GatewaySensorDescription, ...] = (
         translation_key="stream_dropped",
         state_class=SensorStateClass.TOTAL_INCREASING,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda gateway: gateway.stream.dropped_by_gateway.get(
+        value_fn=lambda gateway: async_get_hub(gateway.hass).dropped_by_gateway.get(
             gateway.entry.entry_id, 0
         ),
     ),
@@ -128,6 +144,7 @@ GATEWAY_SENSORS: tuple[GatewaySensorDescription, ...] = (
 PEER_SENSORS: tuple[PeerSensorDescription, ...] = (
     PeerSensorDescription(
         key="rssi",
+        # Signal strength jitters by a dB or two every frame.
         min_interval=DIAGNOSTIC_INTERVAL,
         device_class=SensorDeviceClass.SIGNAL_STRENGTH,
         native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
@@ -140,6 +157,7 @@ PEER_SENSORS: tuple[PeerSensorDescription, ...] = (
         translation_key="last_seen",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
+        available_fn=lambda peer: peer.link_up,  # known while the peer is silent
         # Minute resolution: a busy peer changes it once a minute, not every write.
         value_fn=lambda peer: (
             peer.last_seen.replace(second=0, microsecond=0) if peer.last_seen else None
@@ -156,37 +174,16 @@ PEER_SENSORS: tuple[PeerSensorDescription, ...] = (
 )
 
 
-def _enum[E: (SensorDeviceClass, SensorStateClass)](
-    kind: type[E], value: str | None
-) -> E | None:
-    if value is None:
-        return None
-    try:
-        return kind(value)
-    except ValueError:
-        return None
-
-
 def measurement_description(info: MeasurementInfo) -> SensorEntityDescription:
     """Describe the sensor entity of a decoded measurement."""
-    device_class = _enum(SensorDeviceClass, info.device_class)
-    named_by_class = device_class is not None and info.key == device_class.value
-    return SensorEntityDescription(
-        key=info.key,
-        translation_key=None if named_by_class else "measurement",
-        translation_placeholders=None
-        if named_by_class
-        else {"name": humanize(info.key)},
-        device_class=device_class,
+    return describe_measurement(
+        info,
+        SensorEntityDescription,
+        SensorDeviceClass,
         native_unit_of_measurement=info.unit,
-        state_class=_enum(SensorStateClass, info.state_class),
+        state_class=enum_member(SensorStateClass, info.state_class),
         suggested_display_precision=info.precision,
     )
-
-
-def humanize(key: str) -> str:
-    """Turn a decoder key such as ``env_temp_2`` into ``Env temp 2``."""
-    return key.replace("_", " ").capitalize()
 
 
 async def async_setup_entry(
@@ -231,18 +228,12 @@ class PeerLinkSensor(EspNowPeerEntity, SensorEntity):
     def __init__(self, peer: Peer, description: PeerSensorDescription) -> None:
         """Initialize for one link figure."""
         super().__init__(peer, description)
-        # An update interval of 0 asks for every frame: diagnostics included.
-        if peer.gateway.update_interval > 0:
-            self._min_interval = max(
-                description.min_interval, peer.gateway.update_interval
-            )
+        self._min_interval = description.min_interval
 
     @property
     def available(self) -> bool:
-        """Last seen stays known while the peer is silent."""
-        if self.entity_description.key == "last_seen":
-            return self.peer.gateway.connected
-        return super().available
+        """Return the figure's availability (its description says)."""
+        return self.entity_description.available_fn(self.peer)
 
     def current(self) -> Any:
         """Return the figure."""

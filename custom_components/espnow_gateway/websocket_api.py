@@ -9,14 +9,20 @@ from typing import Any
 
 from homeassistant.components import websocket_api
 from homeassistant.components.websocket_api import ActiveConnection
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.dispatcher import (
+    async_dispatcher_connect,
+    async_dispatcher_send,
+)
 from homeassistant.helpers.json import json_bytes
 from homeassistant.util.hass_dict import HassKey
 import probatio as vol
 
-from .const import DOMAIN
+from .const import DOMAIN, SIGNAL_STREAM_CHANGED
+from .coordinator import EspNowGateway
 from .espnowgw.mac import mac_from_str
+from .espnowgw.messages import Packet
+from .espnowgw.model import PayloadKind
 from .stream import (
     DEFAULT_BATCH_INTERVAL_MS,
     DEFAULT_HIGH_WATERMARK,
@@ -40,8 +46,7 @@ from .stream import (
 )
 
 DATA_STREAM: HassKey[StreamHub] = HassKey(f"{DOMAIN}_stream")
-SIGNAL_STREAM_CHANGED = f"{DOMAIN}_stream_changed"
-KINDS = ("bthome", "json", "raw")
+KINDS = tuple(kind.value for kind in PayloadKind)
 
 
 def async_get_hub(hass: HomeAssistant) -> StreamHub:
@@ -52,6 +57,44 @@ def async_get_hub(hass: HomeAssistant) -> StreamHub:
             hass.loop, lambda: async_dispatcher_send(hass, SIGNAL_STREAM_CHANGED)
         )
     return hub
+
+
+@callback
+def async_connect_stream(hass: HomeAssistant, gateway: EspNowGateway) -> CALLBACK_TYPE:
+    """Feed a gateway's packets to the stream while anyone subscribes to them.
+
+    The stream registers on the runtime (never the other way round), and only while
+    it has subscribers for this gateway: without them the runtime does no work for it.
+    """
+    hub = async_get_hub(hass)
+    entry_id = gateway.entry.entry_id
+    unsub_packets: CALLBACK_TYPE | None = None
+
+    @callback
+    def publish(packet: Packet, kind: PayloadKind) -> None:
+        hub.publish(entry_id, packet, kind)
+
+    @callback
+    def changed() -> None:
+        nonlocal unsub_packets
+        wanted = hub.subscriber_count(entry_id) > 0
+        if wanted and unsub_packets is None:
+            unsub_packets = gateway.async_add_packet_listener(publish)
+        elif not wanted and unsub_packets is not None:
+            unsub_packets()
+            unsub_packets = None
+        gateway.async_notify()  # the gateway's stream sensors
+
+    changed()
+    unsub_signal = async_dispatcher_connect(hass, SIGNAL_STREAM_CHANGED, changed)
+
+    @callback
+    def disconnect() -> None:
+        unsub_signal()
+        if unsub_packets is not None:
+            unsub_packets()
+
+    return disconnect
 
 
 @callback

@@ -9,7 +9,7 @@ from functools import partial
 import math
 from pathlib import Path
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from unittest.mock import PropertyMock, patch
 
 from homeassistant.const import CONF_PORT
@@ -18,15 +18,19 @@ from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.espnow_gateway.const import CONF_BAUDRATE, DOMAIN
-from custom_components.espnow_gateway.coordinator import MeasurementInfo
 from custom_components.espnow_gateway.espnowgw.connection import LinkConfig
 from custom_components.espnow_gateway.espnowgw.mac import mac_to_str
+from custom_components.espnow_gateway.peer import MeasurementInfo
 from devtools.simulator import PtyGateway, SimulatorConfig
 
 from .flow_helpers import Ports
+
+if TYPE_CHECKING:
+    from .stream_helpers import Stream
 
 GATEWAY_MAC = "24:6F:28:00:00:01"
 
@@ -239,7 +243,7 @@ async def populate(
     await wait_until(hass, lambda: runtime.connection.gateway_stats is not None)
     for peer in sim.peers:
         if peer.kind == "raw":
-            assert runtime.approve_peer(mac_to_str(peer.mac))
+            assert runtime.table.approve(mac_to_str(peer.mac))
             sim.packet(peer.mac, bytes(range(8)), -80)
     await frames_handled(hass, pty, entry)
 
@@ -298,3 +302,18 @@ def stored_table(
             "ignored": [],
         },
     }
+
+
+@pytest.fixture
+async def stream(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    init_integration: MockConfigEntry,
+) -> AsyncIterator[Stream]:
+    """A WebSocket client for one packet subscription, closed at the end."""
+    from .stream_helpers import Stream  # it uses this module's helpers
+
+    stream = Stream(await hass_ws_client(hass))
+    yield stream
+    await stream.client.close()
+    await hass.async_block_till_done()

@@ -30,7 +30,7 @@ STRINGS: dict[str, Any] = json.loads(
 )
 OTHER_MAC = b"\x24\x6f\x28\x00\x00\x02"
 USB_DESCRIPTION = "USB JTAG/serial debug unit"
-PROBE_TIMEOUT = "custom_components.espnow_gateway.config_flow.PROBE_TIMEOUT"
+PROBE_TIMEOUT = "custom_components.espnow_gateway.helpers.PROBE_TIMEOUT"
 SHORT_PROBE = 0.2  # seconds a silent port is given to answer
 
 
@@ -116,7 +116,7 @@ async def protocol_v2(ports: Ports) -> AsyncIterator[str]:
 async def probe_crashes(ports: Ports) -> AsyncIterator[str]:
     """The connection test fails unexpectedly."""
     with patch(
-        "custom_components.espnow_gateway.config_flow.probe",
+        "custom_components.espnow_gateway.helpers.probe",
         side_effect=RuntimeError("boom"),
     ):
         yield ports.make("usb-crash-if00").url

@@ -16,7 +16,8 @@ from pytest_homeassistant_custom_component.common import (
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.espnow_gateway.const import DOMAIN
-from custom_components.espnow_gateway.coordinator import EspNowGateway, MeasurementInfo
+from custom_components.espnow_gateway.coordinator import EspNowGateway
+from custom_components.espnow_gateway.peer import MeasurementInfo
 from devtools.simulator import PtyGateway
 
 from .conftest import (
@@ -79,7 +80,7 @@ async def test_binary_values(
     assert hass.states.get(flag).attributes["friendly_name"] == "ESP-NOW 00:00:04 Flag"
     runtime: EspNowGateway = entry.runtime_data
     await send_frame(hass, gateway, entry, MULTI_MAC, b'{"door":false,"flag":true}')
-    runtime.peers[MULTI_MAC].flush()
+    runtime.table.peers[MULTI_MAC].flush()
     assert hass.states.get(door).state == STATE_OFF
     assert hass.states.get(flag).state == STATE_ON
 

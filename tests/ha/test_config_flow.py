@@ -327,7 +327,7 @@ async def test_usb_discovery_of_loaded_gateway_does_not_probe(
     hass: HomeAssistant, gateway: PtyGateway, init_integration: MockConfigEntry
 ) -> None:
     assert gateway.path is not None
-    with patch("custom_components.espnow_gateway.config_flow.probe") as probe:
+    with patch("custom_components.espnow_gateway.helpers.probe") as probe:
         result = await start(hass, SOURCE_USB, usb_info(gateway.path))
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
@@ -543,7 +543,7 @@ async def test_peer_discovery_adds_peer(
     result = await configure(hass, result, {})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "peer_added"
-    assert mac_from_str(NEW_PEER) in entry.runtime_data.peers
+    assert mac_from_str(NEW_PEER) in entry.runtime_data.table.peers
     assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
 
 
@@ -584,15 +584,15 @@ async def test_peer_confirm_table_full(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
     gateway = init_integration.runtime_data
-    assert gateway.approve_peer("02:4E:00:00:00:01")
+    assert gateway.table.approve("02:4E:00:00:00:01")
     result = await start(
         hass, SOURCE_INTEGRATION_DISCOVERY, peer_info(init_integration)
     )
     result = await configure(hass, result, {})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "peer_table_full"
-    assert mac_from_str(NEW_PEER) not in gateway.peers
-    assert len(gateway.peers) == 1
+    assert mac_from_str(NEW_PEER) not in gateway.table.peers
+    assert len(gateway.table.peers) == 1
 
 
 def discovery_flows(hass: HomeAssistant) -> list[Any]:
@@ -619,11 +619,11 @@ async def test_heard_peer_asks_for_confirmation(
     assert flow["step_id"] == "peer_confirm"
     assert flow["context"]["unique_id"] == f"{GATEWAY_MAC}-{mac}"
     assert flow["context"]["title_placeholders"] == {"name": f"ESP-NOW {mac}"}
-    assert peer.mac not in init_integration.runtime_data.peers
+    assert peer.mac not in init_integration.runtime_data.table.peers
 
     result = await configure(hass, flow, {})
     assert result["reason"] == "peer_added"
-    assert peer.mac in init_integration.runtime_data.peers
+    assert peer.mac in init_integration.runtime_data.table.peers
 
 
 async def test_raw_peer_asks_for_confirmation_even_with_auto_add(
@@ -637,7 +637,7 @@ async def test_raw_peer_asks_for_confirmation_even_with_auto_add(
     assert flow["context"]["unique_id"] == f"{GATEWAY_MAC}-{NEW_PEER}"
     result = await configure(hass, flow, {})
     assert result["reason"] == "peer_added"
-    assert mac in init_integration.runtime_data.peers
+    assert mac in init_integration.runtime_data.table.peers
 
 
 # ---- options ------------------------------------------------------------------------
@@ -650,10 +650,10 @@ async def test_options_menu(
     gateway = entry.runtime_data
     assert (await options_menu(hass, entry))["menu_options"] == ["settings"]
 
-    gateway.approve_peer(NEW_PEER)
+    gateway.table.approve(NEW_PEER)
     assert (await options_menu(hass, entry))["menu_options"] == ["settings", "peer"]
 
-    gateway.remove_peer(NEW_PEER)
+    gateway.table.remove(NEW_PEER)
     assert (await options_menu(hass, entry))["menu_options"] == [
         "settings",
         "ignored",
@@ -688,7 +688,11 @@ async def test_options_settings_reload(
     assert entry.state is ConfigEntryState.LOADED
     gateway = entry.runtime_data
     assert gateway is not runtime  # OptionsFlowWithReload
-    assert (gateway.auto_add, gateway.update_interval, gateway.max_peers) == (
+    assert (
+        gateway.table.auto_add,
+        gateway.update_interval,
+        gateway.table.max_peers,
+    ) == (
         False,
         30.0,
         20,
@@ -745,7 +749,7 @@ async def test_options_peer_settings(
     saved: dict[str, Any],
 ) -> None:
     entry = init_integration
-    entry.runtime_data.approve_peer(NEW_PEER)
+    entry.runtime_data.table.approve(NEW_PEER)
     result = await open_peer_settings(hass, entry, NEW_PEER)
     assert form_field(result, CONF_PAYLOAD_FORMAT)["default"] == "auto"
 
@@ -753,7 +757,7 @@ async def test_options_peer_settings(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options[CONF_PEERS] == {NEW_PEER: saved}
     await hass.async_block_till_done()
-    peer = entry.runtime_data.peers[mac_from_str(NEW_PEER)]  # reloaded, restored
+    peer = entry.runtime_data.table.peers[mac_from_str(NEW_PEER)]  # reloaded, restored
     assert peer.decoder.payload_format is PayloadFormat(saved[CONF_PAYLOAD_FORMAT])
     assert peer.expected_interval == saved.get(CONF_EXPECTED_INTERVAL)
 
@@ -772,7 +776,7 @@ async def test_options_peer_invalid_bindkey(
     hass: HomeAssistant, init_integration: MockConfigEntry, bindkey: str
 ) -> None:
     entry = init_integration
-    entry.runtime_data.approve_peer(NEW_PEER)
+    entry.runtime_data.table.approve(NEW_PEER)
     result = await open_peer_settings(hass, entry, NEW_PEER)
     result = await options_step(
         hass, result, {CONF_PAYLOAD_FORMAT: "bthome", CONF_BINDKEY: bindkey}
@@ -798,7 +802,7 @@ async def test_options_peer_settings_keep_other_peers(
     hass.config_entries.async_update_entry(
         entry, options={CONF_MAX_PEERS: 10, CONF_PEERS: {"02:4E:00:00:00:01": other}}
     )
-    entry.runtime_data.approve_peer(NEW_PEER)
+    entry.runtime_data.table.approve(NEW_PEER)
     result = await open_peer_settings(hass, entry, NEW_PEER)
     result = await options_step(hass, result, {CONF_PAYLOAD_FORMAT: "raw"})
     assert entry.options == {
@@ -818,9 +822,9 @@ async def test_options_ignored_peers(
     gateway = entry.runtime_data
     kept = "02:4E:00:00:00:07"
     for mac in (NEW_PEER, kept):
-        gateway.approve_peer(mac)
-        gateway.remove_peer(mac)  # its device was deleted: ignored from now on
-    assert gateway.ignored == {NEW_PEER, kept}
+        gateway.table.approve(mac)
+        gateway.table.remove(mac)  # its device was deleted: ignored from now on
+    assert gateway.table.ignored == {NEW_PEER, kept}
 
     result = await options_menu(hass, entry)
     result = await options_step(hass, result, {"next_step_id": "ignored"})
@@ -835,4 +839,4 @@ async def test_options_ignored_peers(
     assert entry.options == {}
     await hass.async_block_till_done()
     assert entry.runtime_data is gateway  # options unchanged: no reload
-    assert gateway.ignored == {kept}
+    assert gateway.table.ignored == {kept}

@@ -26,7 +26,7 @@ from custom_components.espnow_gateway.const import (
     EVENT_BUTTON,
     MAX_MEASUREMENTS_PER_PEER,
 )
-from custom_components.espnow_gateway.coordinator import EspNowGateway, Peer
+from custom_components.espnow_gateway.coordinator import EspNowGateway
 from custom_components.espnow_gateway.espnowgw.mac import mac_to_str
 from custom_components.espnow_gateway.espnowgw.messages import LogLevel
 from custom_components.espnow_gateway.espnowgw.model import (
@@ -34,6 +34,7 @@ from custom_components.espnow_gateway.espnowgw.model import (
     PayloadFormat,
     PayloadKind,
 )
+from custom_components.espnow_gateway.peer import Peer
 from devtools.simulator import PtyGateway, SimulatedGateway, SimulatorConfig
 
 from .conftest import GatewayClock, entity_id_of, frames_handled, send_frame, wait_until
@@ -56,7 +57,7 @@ def runtime_of(entry: MockConfigEntry) -> EspNowGateway:
 
 def peer_of(entry: MockConfigEntry, mac: bytes) -> Peer:
     """Return a peer of the entry's gateway."""
-    return runtime_of(entry).peers[mac]
+    return runtime_of(entry).table.peers[mac]
 
 
 def state_writes(hass: HomeAssistant, entity_id: str) -> list[Event[Any]]:
@@ -96,11 +97,11 @@ async def test_decodable_peers_added_raw_peers_pending(
         sim.emit_from(peer, press=False)
     await frames_handled(hass, gateway, entry)
 
-    assert set(runtime.peers) == {bthome.mac, json_peer.mac}
-    assert runtime.peers[bthome.mac].kind is PayloadKind.BTHOME
-    assert runtime.peers[json_peer.mac].kind is PayloadKind.JSON
-    assert list(runtime.pending) == [raw.mac]
-    assert runtime.pending[raw.mac].kind is PayloadKind.RAW
+    assert set(runtime.table.peers) == {bthome.mac, json_peer.mac}
+    assert runtime.table.peers[bthome.mac].kind is PayloadKind.BTHOME
+    assert runtime.table.peers[json_peer.mac].kind is PayloadKind.JSON
+    assert list(runtime.table.pending) == [raw.mac]
+    assert runtime.table.pending[raw.mac].kind is PayloadKind.RAW
     assert runtime.counters.unknown_packets == 3
 
     gateway_device = device_registry.async_get_device_by_identifier(
@@ -133,15 +134,15 @@ async def test_decodable_peers_added_raw_peers_pending(
     # More frames of a pending peer are counted, no second flow is started.
     sim.packet(raw.mac, b"\x01\x02", -42)
     await frames_handled(hass, gateway, entry)
-    assert runtime.pending[raw.mac].packets == 2
-    assert runtime.pending[raw.mac].rssi == -42
+    assert runtime.table.pending[raw.mac].packets == 2
+    assert runtime.table.pending[raw.mac].rssi == -42
     assert len(hass.config_entries.flow.async_progress_by_handler(DOMAIN)) == 1
 
     # Confirmed: added, with the link figures only.
-    assert runtime.approve_peer(mac_to_str(raw.mac))
+    assert runtime.table.approve(mac_to_str(raw.mac))
     await hass.async_block_till_done()
-    assert raw.mac in runtime.peers
-    assert raw.mac not in runtime.pending
+    assert raw.mac in runtime.table.peers
+    assert raw.mac not in runtime.table.pending
     device = device_registry.async_get_device_by_identifier(
         (DOMAIN, f"246f28000001-{raw.mac.hex()}"), entry.entry_id
     )
@@ -152,7 +153,7 @@ async def test_decodable_peers_added_raw_peers_pending(
     assert hass.states.get(entity_id_of(hass, "sensor", "rssi", raw.mac)).state == (
         "-50"
     )
-    assert runtime.peers[raw.mac].kind is PayloadKind.RAW
+    assert runtime.table.peers[raw.mac].kind is PayloadKind.RAW
     assert hass.states.get(entity_id_of(hass, "sensor", "peers")).state == "3"
 
 
@@ -168,8 +169,8 @@ async def test_auto_add_off(
     for peer in sim.peers:
         sim.emit_from(peer, press=False)
     await frames_handled(hass, gateway, init_integration)
-    assert not runtime.peers
-    assert [p.kind for p in runtime.pending.values()] == [
+    assert not runtime.table.peers
+    assert [p.kind for p in runtime.table.pending.values()] == [
         PayloadKind.BTHOME,
         PayloadKind.JSON,
         PayloadKind.RAW,
@@ -201,11 +202,11 @@ async def test_configured_peers(
     runtime = runtime_of(entry)
     await send_frame(hass, gateway, entry, OTHER_MAC, doc(temperature=20))
     await send_frame(hass, gateway, entry, THIRD_MAC, b"\x41\x00")
-    raw = runtime.peers[OTHER_MAC]
+    raw = runtime.table.peers[OTHER_MAC]
     assert raw.decoder.payload_format is PayloadFormat.RAW
     assert raw.kind is PayloadKind.RAW
     assert not raw.measurements
-    encrypted = runtime.peers[THIRD_MAC]
+    encrypted = runtime.table.peers[THIRD_MAC]
     assert encrypted.decoder.payload_format is PayloadFormat.BTHOME
     assert encrypted.expected_interval == 30.0
     assert encrypted.stale_after == 90.0
@@ -227,7 +228,7 @@ async def test_configured_peer_pending(
     """Without auto-add a configured peer waits with its configured kind."""
     runtime = runtime_of(init_integration)
     await send_frame(hass, gateway, init_integration, OTHER_MAC, b"\x00\x01")
-    assert runtime.pending[OTHER_MAC].kind is PayloadKind.JSON
+    assert runtime.table.pending[OTHER_MAC].kind is PayloadKind.JSON
 
 
 @pytest.mark.parametrize("entry_options", [{"max_peers": 1}])
@@ -246,14 +247,14 @@ async def test_peer_table_full(
         sim.emit_from(bthome, press=False)
         sim.emit_from(json_peer, press=False)
     await frames_handled(hass, gateway, entry)
-    assert list(runtime.peers) == [bthome.mac]
+    assert list(runtime.table.peers) == [bthome.mac]
     assert runtime.counters.table_full_packets == 3
     assert caplog.text.count("The peer table is full") == 1
     # Confirming a peer while the table is full fails.
     sim.emit_from(raw)
     await frames_handled(hass, gateway, entry)
-    assert not runtime.approve_peer(mac_to_str(raw.mac))
-    assert raw.mac not in runtime.peers
+    assert not runtime.table.approve(mac_to_str(raw.mac))
+    assert raw.mac not in runtime.table.peers
 
 
 @pytest.mark.parametrize("entry_options", [{"auto_add_peers": False}])
@@ -264,7 +265,7 @@ async def test_pending_table_bounded(
     config_entry: MockConfigEntry,
 ) -> None:
     """The oldest pending peer is dropped (and its flow aborted) when the table is full."""
-    with patch("custom_components.espnow_gateway.coordinator.MAX_PENDING_PEERS", 2):
+    with patch("custom_components.espnow_gateway.peer_table.MAX_PENDING_PEERS", 2):
         config_entry.add_to_hass(hass)
         assert await hass.config_entries.async_setup(config_entry.entry_id)
         await hass.async_block_till_done()
@@ -272,7 +273,7 @@ async def test_pending_table_bounded(
         for peer in sim.peers:
             sim.emit_from(peer, press=False)
         await frames_handled(hass, gateway, config_entry)
-        assert list(runtime.pending) == [sim.peers[1].mac, sim.peers[2].mac]
+        assert list(runtime.table.pending) == [sim.peers[1].mac, sim.peers[2].mac]
         assert runtime.counters.pending_dropped == 1
         flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
         assert sorted(flow["context"]["unique_id"] for flow in flows) == sorted(
@@ -313,7 +314,7 @@ async def test_decode_errors_counted(
     await send_frame(
         hass, gateway, entry, OTHER_MAC, bytes.fromhex("41a4722bae1ac61208" + "00" * 8)
     )
-    peer = runtime.peers[OTHER_MAC]
+    peer = runtime.table.peers[OTHER_MAC]
     assert peer.decode_errors == 1
     assert runtime.counters.decode_errors == 1
     assert peer.decryption_failures == 1
@@ -361,8 +362,8 @@ async def test_repeated_press_is_one_event(
         ("button", "press"),
     ]
     assert runtime.counters.duplicates == 22
-    assert runtime.peers[bthome.mac].duplicates == 11
-    assert runtime.peers[bthome.mac].packets == 13
+    assert runtime.table.peers[bthome.mac].duplicates == 11
+    assert runtime.table.peers[bthome.mac].packets == 13
     buttons = [
         entity_id_of(hass, "event", "button", p.mac) for p in (bthome, json_peer)
     ]
@@ -828,10 +829,10 @@ async def test_removed_peer_is_ignored(
     sim.emit_from(peer, press=False)
     sim.emit_from(sim.peers[2], press=False)
     await frames_handled(hass, gateway, entry)
-    runtime.remove_peer(mac_to_str(peer.mac))
-    runtime.remove_peer(mac_to_str(sim.peers[2].mac))  # a pending one
-    assert not runtime.pending
-    assert runtime.ignored == {mac_to_str(peer.mac), mac_to_str(sim.peers[2].mac)}
+    runtime.table.remove(mac_to_str(peer.mac))
+    runtime.table.remove(mac_to_str(sim.peers[2].mac))  # a pending one
+    assert not runtime.table.pending
+    assert runtime.table.ignored == {mac_to_str(peer.mac), mac_to_str(sim.peers[2].mac)}
     # The question about the pending one is withdrawn.
     assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     events = async_capture_events(hass, EVENT_BUTTON)
@@ -839,14 +840,14 @@ async def test_removed_peer_is_ignored(
         sim.emit_from(peer, press=True)
     await frames_handled(hass, gateway, entry)
     assert runtime.counters.ignored_packets == 5
-    assert peer.mac not in runtime.peers
-    assert not runtime.pending
+    assert peer.mac not in runtime.table.peers
+    assert not runtime.table.pending
     assert not events
 
-    runtime.unignore(mac_to_str(peer.mac))
+    runtime.table.unignore(mac_to_str(peer.mac))
     sim.emit_from(peer, press=False)
     await frames_handled(hass, gateway, entry)
-    assert peer.mac in runtime.peers
+    assert peer.mac in runtime.table.peers
     assert runtime.counters.ignored_packets == 5
 
 
@@ -868,7 +869,7 @@ async def test_peer_table_survives_restart(
         sim.emit_from(json_peer, press=False)
         gateway_clock.advance(30)
     await frames_handled(hass, gateway, entry)
-    runtime.remove_peer(mac_to_str(raw.mac))
+    runtime.table.remove(mac_to_str(raw.mac))
     entity_ids = set(hass.states.async_entity_ids())
 
     await hass.config_entries.async_reload(entry.entry_id)
@@ -898,9 +899,9 @@ async def test_peer_table_survives_restart(
 
     runtime = runtime_of(entry)
     assert runtime is not None
-    assert set(runtime.peers) == {bthome.mac, json_peer.mac}
-    assert runtime.ignored == {mac_to_str(raw.mac)}
-    assert runtime.peers[json_peer.mac].learnt_interval == pytest.approx(30)
+    assert set(runtime.table.peers) == {bthome.mac, json_peer.mac}
+    assert runtime.table.ignored == {mac_to_str(raw.mac)}
+    assert runtime.table.peers[json_peer.mac].learnt_interval == pytest.approx(30)
     assert runtime.connection.stats.packets == 0
     assert set(hass.states.async_entity_ids()) == entity_ids
     temperature = hass.states.get(
@@ -936,9 +937,9 @@ async def test_stored_table_with_unknown_kind(
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
     runtime = runtime_of(config_entry)
-    assert set(runtime.peers) == {OTHER_MAC, THIRD_MAC}
-    assert runtime.peers[OTHER_MAC].kind is None
-    assert runtime.peers[OTHER_MAC].learnt_interval is None
+    assert set(runtime.table.peers) == {OTHER_MAC, THIRD_MAC}
+    assert runtime.table.peers[OTHER_MAC].kind is None
+    assert runtime.table.peers[OTHER_MAC].learnt_interval is None
     await hass.config_entries.async_unload(config_entry.entry_id)
 
 
@@ -1041,9 +1042,9 @@ async def test_runtime_corner_cases(
 
     sim.emit_from(sim.peers[1], press=False)
     await frames_handled(hass, gateway, entry)
-    peer = runtime.peers[sim.peers[1].mac]
-    assert runtime.approve_peer(mac_to_str(peer.mac))
-    assert runtime.peers[peer.mac] is peer
+    peer = runtime.table.peers[sim.peers[1].mac]
+    assert runtime.table.approve(mac_to_str(peer.mac))
+    assert runtime.table.peers[peer.mac] is peer
 
     # The rate needs time to pass.
     rate = runtime.packets_per_second
@@ -1052,7 +1053,7 @@ async def test_runtime_corner_cases(
 
     # Not (yet) in the device registry: no device to update, no bus event.
     events = async_capture_events(hass, EVENT_BUTTON)
-    loose = Peer(runtime, OTHER_MAC)
-    runtime.update_peer_device(loose)
-    loose._fire(ButtonEvent("button", "press"))
+    loose = Peer(OTHER_MAC, "loose", runtime.table.hooks)
+    runtime.table.update_device(loose)
+    runtime._peer_event(loose, ButtonEvent("button", "press"))
     assert not events

@@ -18,11 +18,17 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.espnow_gateway.const import DOMAIN, EVENT_BUTTON, issue_id
-from custom_components.espnow_gateway.coordinator import EspNowGateway, Peer
-from custom_components.espnow_gateway.espnowgw.decoders.formats import PeerDecoder
+from custom_components.espnow_gateway.const import DOMAIN, EVENT_BUTTON
+from custom_components.espnow_gateway.coordinator import EspNowGateway
+from custom_components.espnow_gateway.espnowgw.decoders.formats import (
+    PeerDecoder,
+    Scan,
+    Sniffed,
+)
 from custom_components.espnow_gateway.espnowgw.mac import mac_to_str
 from custom_components.espnow_gateway.espnowgw.model import DecodedPayload
+from custom_components.espnow_gateway.helpers import issue_id
+from custom_components.espnow_gateway.peer import Peer
 from devtools.simulator import PtyGateway
 
 from .conftest import entity_id_of, send_frame, wait_until
@@ -45,12 +51,12 @@ class CountingDecoder:
         self.calls: list[bytes] = []
         self.payload_format = inner.payload_format
 
-    def scan(self, payload: bytes) -> tuple[bool, int | None]:
+    def scan(self, payload: bytes) -> Scan:
         return self.inner.scan(payload)
 
-    def decode(self, payload: bytes) -> DecodedPayload:
+    def decode(self, payload: bytes, sniffed: Sniffed | None = None) -> DecodedPayload:
         self.calls.append(payload)
-        return self.inner.decode(payload)
+        return self.inner.decode(payload, sniffed)
 
 
 def count_decodes(peer: Peer) -> list[bytes]:
@@ -81,7 +87,7 @@ async def test_measurements_are_decoded_once_per_write(
 ) -> None:
     entry = init_integration
     await send_frame(hass, gateway, entry, PEER, bthome(1, 20.0))
-    peer = runtime(entry).peers[PEER]
+    peer = runtime(entry).table.peers[PEER]
     temperature = entity_id_of(hass, "sensor", "temperature", PEER)
     assert hass.states.get(temperature).state == "20.0"
     decodes = count_decodes(peer)
@@ -100,14 +106,14 @@ async def test_events_are_decoded_and_fired_at_once(
 ) -> None:
     entry = init_integration
     await send_frame(hass, gateway, entry, PEER, bthome(1, 20.0))
-    decodes = count_decodes(runtime(entry).peers[PEER])
+    decodes = count_decodes(runtime(entry).table.peers[PEER])
     presses = async_capture_events(hass, EVENT_BUTTON)
     await send_frame(hass, gateway, entry, PEER, bthome(2, 20.5))
     await send_frame(hass, gateway, entry, PEER, bthome(3, 21.0, press=True))
     assert len(decodes) == 1
     assert [e.data["type"] for e in presses] == ["press"]
     # The press's own measurement was taken in at once too.
-    assert runtime(entry).peers[PEER].values["temperature"] == 21.0
+    assert runtime(entry).table.peers[PEER].values["temperature"] == 21.0
 
 
 async def test_binary_states_are_written_at_once_but_not_flooded(
@@ -204,15 +210,15 @@ async def test_raw_peer_that_turns_decodable_is_added(
 ) -> None:
     entry = init_integration
     await send_frame(hass, gateway, entry, PEER, b"\x07\x07\x07")
-    assert PEER in runtime(entry).pending
+    assert PEER in runtime(entry).table.pending
     await hass.async_block_till_done()
     assert hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     await send_frame(
         hass, gateway, entry, PEER, json.dumps({"temperature": 20}).encode()
     )
     await hass.async_block_till_done()
-    assert PEER in runtime(entry).peers
-    assert PEER not in runtime(entry).pending
+    assert PEER in runtime(entry).table.peers
+    assert PEER not in runtime(entry).table.pending
     assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
 
 
@@ -223,7 +229,7 @@ async def test_undecodable_frames_do_not_change_a_peers_kind(
     await send_frame(
         hass, gateway, entry, PEER, json.dumps({"temperature": 20}).encode()
     )
-    peer = runtime(entry).peers[PEER]
+    peer = runtime(entry).table.peers[PEER]
     await send_frame(hass, gateway, entry, PEER, b"\x07\x07\x07")
     peer.flush()
     assert peer.kind == "json"
@@ -255,7 +261,7 @@ async def test_signal_strength_written_at_most_once_a_minute(
     # fired timers), the next write shows the latest value.
     entity = next(
         listener.__self__
-        for listener in runtime(entry).peers[PEER]._listeners
+        for listener in runtime(entry).table.peers[PEER]._listeners
         if getattr(listener.__self__, "entity_id", None) == rssi
     )
     entity._written_at -= 61

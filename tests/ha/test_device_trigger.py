@@ -20,11 +20,11 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.espnow_gateway import device_trigger
-from custom_components.espnow_gateway.const import (
+from custom_components.espnow_gateway.const import DOMAIN
+from custom_components.espnow_gateway.events import (
     BUTTON_TRIGGER_TYPES,
     COMMAND_EVENT_TYPES,
     DIMMER_EVENT_TYPES,
-    DOMAIN,
 )
 from devtools.simulator import PtyGateway, SimulatorConfig
 

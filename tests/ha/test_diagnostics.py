@@ -52,7 +52,7 @@ async def _populate(
 ) -> None:
     await populate(hass, gateway, entry)
     runtime: EspNowGateway = entry.runtime_data
-    runtime.remove_peer(mac_to_str(IGNORED_MAC))
+    runtime.table.remove(mac_to_str(IGNORED_MAC))
     gateway.gateway.packet(IGNORED_MAC, b'{"x":1}', -90)
     gateway.gateway.packet(PENDING_MAC, bytes(range(16)), -85)
     await frames_handled(hass, gateway, entry)

@@ -131,7 +131,7 @@ async def test_unknown_event_type_ignored(
     runtime: EspNowGateway = init_integration.runtime_data
     entity_id = entity_id_of(hass, "event", "button", MULTI_MAC)
     before = hass.states.get(entity_id)
-    runtime.peers[MULTI_MAC]._fire(ButtonEvent("button", "squeeze"))
+    runtime.table.peers[MULTI_MAC]._fire(ButtonEvent("button", "squeeze"))
     await hass.async_block_till_done()
     assert hass.states.get(entity_id) == before
     assert f"Ignoring event squeeze of {entity_id}" in caplog.text

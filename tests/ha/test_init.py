@@ -237,8 +237,8 @@ async def test_remove_peer_device(
     await hass.async_block_till_done()
     assert device_registry.async_get(device.id) is None
     assert not er.async_entries_for_device(entity_registry, device.id)
-    assert peer.mac not in runtime.peers
-    assert runtime.ignored == {mac_to_str(peer.mac)}
+    assert peer.mac not in runtime.table.peers
+    assert runtime.table.ignored == {mac_to_str(peer.mac)}
     assert hass.states.get(entity_id_of(hass, "sensor", "peers")).state == "0"
 
     # Every packet of the ignored peer is counted, none processed.
@@ -246,8 +246,8 @@ async def test_remove_peer_device(
         sim.emit_from(peer, press=True)
     await frames_handled(hass, gateway, entry)
     assert runtime.counters.ignored_packets == 3
-    assert peer.mac not in runtime.peers
-    assert not runtime.pending
+    assert peer.mac not in runtime.table.peers
+    assert not runtime.table.pending
     assert (
         device_registry.async_get_device_by_identifier(
             (DOMAIN, unique_prefix(peer.mac)), entry.entry_id
@@ -274,7 +274,7 @@ async def test_remove_peer_device(
     )
     assert (await remove(stale.id))["success"]
     assert (await remove(other.id))["success"]
-    assert runtime.ignored == {mac_to_str(peer.mac)}
+    assert runtime.table.ignored == {mac_to_str(peer.mac)}
 
 
 async def test_usb_plug_event_reconnects(

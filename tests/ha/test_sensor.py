@@ -16,7 +16,8 @@ from pytest_homeassistant_custom_component.common import (
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.espnow_gateway.const import DOMAIN
-from custom_components.espnow_gateway.coordinator import EspNowGateway, MeasurementInfo
+from custom_components.espnow_gateway.coordinator import EspNowGateway
+from custom_components.espnow_gateway.peer import MeasurementInfo
 from devtools.simulator import PtyGateway
 
 from .conftest import (
@@ -98,19 +99,19 @@ async def test_value_that_does_not_fit(
     runtime: EspNowGateway = entry.runtime_data
     assert runtime.connection.stats.callback_errors == 0
     # Written with the next interval.
-    runtime.peers[OTHER_MAC].flush()
+    runtime.table.peers[OTHER_MAC].flush()
     assert hass.states.get(temperature).state == STATE_UNKNOWN
     await send_frame(hass, gateway, entry, OTHER_MAC, b'{"temperature":"21.5"}')
-    runtime.peers[OTHER_MAC].flush()
+    runtime.table.peers[OTHER_MAC].flush()
     assert hass.states.get(temperature).state == "21.5"
     # Home Assistant refuses non-finite numbers too.
     for value in ("nan", float("inf")):
-        runtime.peers[OTHER_MAC].values["temperature"] = value
-        runtime.peers[OTHER_MAC].flush()
+        runtime.table.peers[OTHER_MAC].values["temperature"] = value
+        runtime.table.peers[OTHER_MAC].flush()
         assert hass.states.get(temperature).state == STATE_UNKNOWN
     # A boolean for a numeric sensor counts as 0 or 1.
     await send_frame(hass, gateway, entry, OTHER_MAC, b'{"temperature":true}')
-    runtime.peers[OTHER_MAC].flush()
+    runtime.table.peers[OTHER_MAC].flush()
     assert hass.states.get(temperature).state == "1"
 
 
@@ -123,7 +124,7 @@ async def test_timestamp_that_does_not_fit(
     await send_frame(
         hass, gateway, entry, REMOTE_MAC, bytes.fromhex("40 50 30 66 1d 6a")
     )
-    peer = runtime.peers[REMOTE_MAC]
+    peer = runtime.table.peers[REMOTE_MAC]
     timestamp = entity_id_of(hass, "sensor", "timestamp", REMOTE_MAC)
     for value in ("2026-06-01T11:00:00", "yesterday", 12):
         peer.values["timestamp"] = value

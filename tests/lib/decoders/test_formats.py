@@ -262,66 +262,71 @@ MAC6 = bytes.fromhex("aabbccddeeff")
     ("payload", "expected"),
     [
         # BTHome measurements only: not urgent, packet id readable
-        (bytes.fromhex("40 00 11 01 57 02 29 09 03 00 14"), (False, 0x11)),
-        (b"\xd2\xfc" + bytes.fromhex("40 00 07 02 29 09"), (False, 7)),
+        (bytes.fromhex("40 00 11 01 57 02 29 09 03 00 14"), (False, 0x11, PayloadKind.BTHOME)),
+        (b"\xd2\xfc" + bytes.fromhex("40 00 07 02 29 09"), (False, 7, PayloadKind.BTHOME)),
         # a button event or a binary state: urgent
-        (bytes.fromhex("40 00 11 01 57 3a 01"), (True, 0x11)),
-        (bytes.fromhex("40 00 05 11 01"), (True, 5)),
+        (bytes.fromhex("40 00 11 01 57 3a 01"), (True, 0x11, PayloadKind.BTHOME)),
+        (bytes.fromhex("40 00 05 11 01"), (True, 5, PayloadKind.BTHOME)),
         # encrypted: urgent (only the decoder can tell)
-        (bytes.fromhex("41 a4 72 66 c9 5f 73 00 11 22 33 78 23 72 14"), (True, None)),
+        (bytes.fromhex("41 a4 72 66 c9 5f 73 00 11 22 33 78 23 72 14"), (True, None, PayloadKind.BTHOME)),
         # JSON
-        (b'{"temperature": 21.5, "humidity": 40}', (False, None)),
-        (b'{"temperature": 21.5, "button": "press"}', (True, None)),
-        (b'{"Motion": 1}', (True, None)),
-        (b'{"doorOpen": 0}', (True, None)),
-        (b'{"flag": true}', (True, None)),
+        (b'{"temperature": 21.5, "humidity": 40}', (False, None, PayloadKind.JSON)),
+        (b'{"temperature": 21.5, "button": "press"}', (True, None, PayloadKind.JSON)),
+        (b'{"Motion": 1}', (True, None, PayloadKind.JSON)),
+        (b'{"doorOpen": 0}', (True, None, PayloadKind.JSON)),
+        (b'{"flag": true}', (True, None, PayloadKind.JSON)),
         (
             b'{"battery": 90, "humidity": 40}',
-            (False, None),
+            (False, None, PayloadKind.JSON),
         ),  # a sensor, not battery_low
-        (b'{"batteryLow": 1}', (True, None)),
-        (b'{"Battery-Low": 1}', (True, None)),
+        (b'{"batteryLow": 1}', (True, None, PayloadKind.JSON)),
+        (b'{"Battery-Low": 1}', (True, None, PayloadKind.JSON)),
         # raw and empty
-        (b"\x01\x02\x03", (False, None)),
-        (b"", (False, None)),
+        (b"\x01\x02\x03", (False, None, PayloadKind.RAW)),
+        (b"", (False, None, PayloadKind.RAW)),
     ],
 )
 def test_scan_classifies_without_decoding(
-    payload: bytes, expected: tuple[bool, int | None]
+    payload: bytes, expected: tuple[bool, int | None, PayloadKind]
 ) -> None:
     assert PeerDecoder(MAC6).scan(payload) == expected
 
 
 def test_scan_by_configured_format() -> None:
+    raw, json, bthome = PayloadKind.RAW, PayloadKind.JSON, PayloadKind.BTHOME
     assert PeerDecoder(MAC6, payload_format=PayloadFormat.RAW).scan(
         b'{"button": 1}'
-    ) == (False, None)
+    ) == (False, None, raw)
     assert PeerDecoder(MAC6, payload_format=PayloadFormat.JSON).scan(b"xx press") == (
         False,
         None,
+        json,
     )
     assert PeerDecoder(MAC6, payload_format=PayloadFormat.JSON).scan(b"[true]") == (
         True,
         None,
+        json,
     )
     bthome_peer = PeerDecoder(MAC6, payload_format=PayloadFormat.BTHOME)
-    assert bthome_peer.scan(bytes.fromhex("40 02 29 09")) == (False, None)
+    assert bthome_peer.scan(bytes.fromhex("40 02 29 09")) == (False, None, bthome)
     assert bthome_peer.scan(bytes.fromhex("50 02 29 09")) == (
         True,
         None,
+        bthome,
     )  # wrong version
     assert bthome_peer.scan(bytes.fromhex("40 02 29")) == (
         True,
         None,
+        bthome,
     )  # truncated object
-    assert bthome_peer.scan(bytes.fromhex("40 f0 01")) == (True, None)  # unknown object
+    assert bthome_peer.scan(bytes.fromhex("40 f0 01")) == (True, None, bthome)  # unknown object
 
 
 @given(st.binary(max_size=300))
 def test_scan_never_raises_and_agrees_with_the_decoder(payload: bytes) -> None:
     """A payload the scan calls not urgent never decodes to events or binary states."""
     decoder = PeerDecoder(MAC6)
-    urgent, _packet_id = decoder.scan(payload)
+    urgent, _packet_id, _kind = decoder.scan(payload)
     if not urgent:
         decoded = decoder.decode(payload)
         assert not decoded.events
@@ -378,7 +383,7 @@ def _bthome_payloads() -> st.SearchStrategy[bytes]:
 @given(st.one_of(_json_payloads(), _bthome_payloads()))
 def test_scan_agrees_with_the_decoder_on_structured_payloads(payload: bytes) -> None:
     decoder = PeerDecoder(MAC6)
-    urgent, packet_id = decoder.scan(payload)
+    urgent, packet_id, _kind = decoder.scan(payload)
     decoded = decoder.decode(payload)
     if not urgent:
         assert not decoded.events

@@ -41,7 +41,7 @@ Pure Python, no Home Assistant imports.
 from __future__ import annotations
 
 import logging
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from ..mac import MAC_LENGTH
 from ..model import RAW_PAYLOAD, DecodedPayload, PayloadFormat, PayloadKind
@@ -61,35 +61,70 @@ def strip_bthome_uuid(payload: bytes) -> bytes:
     return payload
 
 
-def _sniff(payload: bytes) -> tuple[PayloadKind, bytes, dict[str, Any] | None]:
-    """Detect the kind, returning what the decoder needs to avoid a second parse.
+class Sniffed(NamedTuple):
+    """What format detection found, kept so that the payload is parsed only once.
 
-    ``(BTHOME, service data without UUID, None)``, ``(JSON, b"", the object)`` or
-    ``(RAW, b"", None)``.
+    ``data`` is the BTHome service data without its UUID; ``obj`` the parsed JSON
+    object. Hand it to :meth:`PeerDecoder.decode` to decode without a second parse.
     """
+
+    kind: PayloadKind
+    data: bytes = b""
+    obj: dict[str, Any] | None = None
+
+
+class Scan(NamedTuple):
+    """What :meth:`PeerDecoder.scan` tells without decoding a payload.
+
+    ``urgent``: the payload may carry an event or a binary state and must be decoded
+    at once. ``packet_id``: the packet id, when it can be read without decoding.
+    ``kind``: the payload's kind as far as the scan can tell (the first bytes; a
+    non-urgent payload that starts like JSON counts as JSON).
+    """
+
+    urgent: bool
+    packet_id: int | None
+    kind: PayloadKind
+
+
+_SNIFFED_RAW: Final = Sniffed(PayloadKind.RAW)
+
+
+def sniff(payload: bytes) -> Sniffed:
+    """Detect the kind ``PayloadFormat.AUTO`` decodes ``payload`` as (parsing it once)."""
     if not payload:
-        return PayloadKind.RAW, b"", None
+        return _SNIFFED_RAW
     if payload.startswith(bthome.SERVICE_DATA_UUID_BYTES):
-        return PayloadKind.BTHOME, payload[len(bthome.SERVICE_DATA_UUID_BYTES) :], None
+        return Sniffed(
+            PayloadKind.BTHOME, payload[len(bthome.SERVICE_DATA_UUID_BYTES) :]
+        )
     if payload[0] in _JSON_FIRST_BYTES and payload.lstrip(_JSON_WHITESPACE)[:1] == b"{":
         obj, _error = json_payload.parse_json_object(payload)
         if obj is not None:
-            return PayloadKind.JSON, b"", obj
+            return Sniffed(PayloadKind.JSON, obj=obj)
     if bthome.is_plausible_bthome(payload):
-        return PayloadKind.BTHOME, payload, None
-    return PayloadKind.RAW, b"", None
+        return Sniffed(PayloadKind.BTHOME, payload)
+    return _SNIFFED_RAW
+
+
+def sniff_as(payload: bytes, payload_format: PayloadFormat) -> Sniffed:
+    """Return what a peer with ``payload_format`` decodes ``payload`` as.
+
+    A configured format is taken as it is, without looking at the payload.
+    """
+    if payload_format is PayloadFormat.AUTO:
+        return sniff(payload)
+    return Sniffed(PayloadKind(payload_format.value))
 
 
 def detect_kind(payload: bytes) -> PayloadKind:
     """Return the kind ``PayloadFormat.AUTO`` would decode ``payload`` as."""
-    return _sniff(payload)[0]
+    return sniff(payload).kind
 
 
 def kind_of(payload: bytes, payload_format: PayloadFormat) -> PayloadKind:
     """Return the kind a peer with ``payload_format`` decodes ``payload`` as."""
-    if payload_format is PayloadFormat.AUTO:
-        return detect_kind(payload)
-    return PayloadKind(payload_format.value)
+    return sniff_as(payload, payload_format).kind
 
 
 class PeerDecoder:
@@ -131,19 +166,23 @@ class PeerDecoder:
         """The configured payload format."""
         return self._format
 
-    def decode(self, payload: bytes) -> DecodedPayload:
-        """Decode one frame's payload. Never raises on any input bytes."""
+    def decode(self, payload: bytes, sniffed: Sniffed | None = None) -> DecodedPayload:
+        """Decode one frame's payload. Never raises on any input bytes.
+
+        ``sniffed``: what :func:`sniff` found for this payload, if the caller ran it
+        already (for ``PayloadFormat.AUTO``; ignored otherwise).
+        """
         try:
-            return self._decode(payload)
+            return self._decode(payload, sniffed)
         except Exception:  # contract: frame bytes never raise
             # Only reachable through a bug here or in bthome-ble; keep the link alive.
             _LOGGER.debug("Decoder failed on payload %s", payload.hex(), exc_info=True)
             return DecodedPayload(kind=PayloadKind.RAW, error="decoder error")
 
-    def _decode(self, payload: bytes) -> DecodedPayload:
+    def _decode(self, payload: bytes, sniffed: Sniffed | None) -> DecodedPayload:
         match self._format:
             case PayloadFormat.AUTO:
-                kind, data, obj = _sniff(payload)
+                kind, data, obj = sniffed if sniffed is not None else sniff(payload)
                 if obj is not None:
                     return json_payload.decode_json_object(obj)
                 if kind is PayloadKind.BTHOME:
@@ -156,33 +195,35 @@ class PeerDecoder:
             case _:
                 return RAW_PAYLOAD
 
-    def scan(self, payload: bytes) -> tuple[bool, int | None]:
-        """Classify a payload without decoding it: ``(urgent, packet_id)``.
+    def scan(self, payload: bytes) -> Scan:
+        """Classify a payload without decoding it (see :class:`Scan`).
 
         Urgent payloads may carry events or binary states and must be decoded at
         once; the others only carry measurements, so a caller that writes states
-        at a limited rate may decode just the latest of them. ``packet_id`` is the
-        BTHome packet id when it can be read without decoding. Never raises.
+        at a limited rate may decode just the latest of them. Never raises.
         """
         if not payload:
-            return False, None
-        if self._format is not PayloadFormat.AUTO:
-            match self._format:
-                case PayloadFormat.JSON:
-                    return json_payload.may_be_urgent(payload), None
-                case PayloadFormat.BTHOME:
-                    return bthome.scan(strip_bthome_uuid(payload))
-            return False, None  # raw
+            return Scan(False, None, PayloadKind.RAW)
+        match self._format:
+            case PayloadFormat.JSON:
+                return Scan(json_payload.may_be_urgent(payload), None, PayloadKind.JSON)
+            case PayloadFormat.BTHOME:
+                return Scan(
+                    *bthome.scan(strip_bthome_uuid(payload)), PayloadKind.BTHOME
+                )
+            case PayloadFormat.RAW:
+                return Scan(False, None, PayloadKind.RAW)
         first = payload[0]
         if first in _JSON_FIRST_BYTES:
-            return json_payload.may_be_urgent(payload), None
+            return Scan(json_payload.may_be_urgent(payload), None, PayloadKind.JSON)
         if bthome.is_v2_device_info(first):
             # bthome.scan() walks the objects: a payload that is no clean BTHome is
             # urgent, so decode() (with the full detection) decides what it is.
-            return bthome.scan(payload)
+            return Scan(*bthome.scan(payload), PayloadKind.BTHOME)
         if payload.startswith(bthome.SERVICE_DATA_UUID_BYTES):
-            return bthome.scan(payload[len(bthome.SERVICE_DATA_UUID_BYTES) :])
-        return False, None
+            data = payload[len(bthome.SERVICE_DATA_UUID_BYTES) :]
+            return Scan(*bthome.scan(data), PayloadKind.BTHOME)
+        return Scan(False, None, PayloadKind.RAW)
 
     def _bthome_decoder(self) -> bthome.BTHomeDecoder:
         if self._bthome is None:

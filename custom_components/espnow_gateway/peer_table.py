@@ -1,0 +1,319 @@
+"""The peer table of one gateway: known, pending and ignored peers.
+
+Known peers have a device and entities; pending peers wait for the user to confirm
+them (a discovery flow each); ignored peers were deleted by the user and stay out.
+The table is bounded (``max_peers`` known, ``MAX_PENDING_PEERS`` pending), persisted
+in a ``Store`` (writes batched), and tells the platforms about new peers and keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY, ConfigEntry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    CONF_AUTO_ADD,
+    CONF_BINDKEY,
+    CONF_EXPECTED_INTERVAL,
+    CONF_MAX_PEERS,
+    CONF_PAYLOAD_FORMAT,
+    CONF_PEERS,
+    DEFAULT_AUTO_ADD,
+    DEFAULT_MAX_PEERS,
+    DOMAIN,
+    LOGGER,
+    MAX_PENDING_PEERS,
+    SAVE_DELAY,
+    SIGNAL_NEW_ENTITIES,
+)
+from .espnowgw.decoders.formats import kind_of, sniff_as
+from .espnowgw.mac import mac_from_str, mac_to_str
+from .espnowgw.messages import Packet
+from .espnowgw.model import PayloadFormat, PayloadKind
+from .helpers import peer_flow_unique_id
+from .peer import Peer, PeerHooks
+
+STORAGE_VERSION = 1
+PEER_MODELS: dict[PayloadKind | None, str] = {
+    PayloadKind.BTHOME: "BTHome v2 device",
+    PayloadKind.JSON: "JSON device",
+    PayloadKind.RAW: "ESP-NOW device",
+    None: "ESP-NOW device",
+}
+
+
+@dataclass(slots=True)
+class PendingPeer:
+    """A peer heard but not (yet) added."""
+
+    mac: str
+    kind: PayloadKind
+    rssi: int
+    packets: int = 1
+    first_seen: datetime = field(default_factory=dt_util.utcnow)
+
+
+class PeerTable:
+    """Known, pending and ignored peers of one gateway (config entry)."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry[Any],
+        unique_prefix: str,
+        hooks: PeerHooks,
+        on_change: Callable[[], None],
+    ) -> None:
+        """Initialize from the entry's options; ``hooks`` are every peer's.
+
+        ``on_change`` is called when peers are added or removed.
+        """
+        self.hass = hass
+        self.entry = entry
+        self.unique_prefix = unique_prefix
+        self.gateway_mac = str(entry.unique_id)
+        options = entry.options
+        self.auto_add = bool(options.get(CONF_AUTO_ADD, DEFAULT_AUTO_ADD))
+        self.max_peers = int(options.get(CONF_MAX_PEERS, DEFAULT_MAX_PEERS))
+        self.peer_options: dict[str, dict[str, Any]] = dict(options.get(CONF_PEERS, {}))
+        self.hooks = hooks
+        self.counters = hooks.counters
+        self._on_change = on_change
+        self.peers: dict[bytes, Peer] = {}
+        self.pending: dict[bytes, PendingPeer] = {}
+        self.ignored: set[str] = set()
+        self.gateway_device_id: str | None = None
+        self._table_full_logged = False
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}"
+        )
+
+    # ---- receive path: peers not (yet) in the table -----------------------------------
+
+    def handle_unknown(self, packet: Packet) -> PayloadKind | None:
+        """Handle a packet of a peer not in the table; return its kind if found."""
+        mac = packet.src
+        mac_str = mac_to_str(mac)
+        if mac_str in self.ignored:
+            self.counters.ignored_packets += 1
+            return None
+        self.counters.unknown_packets += 1
+        pending = self.pending.get(mac)
+        if pending is not None:
+            pending.packets += 1
+            pending.rssi = packet.rssi
+            if not self.auto_add or pending.kind is not PayloadKind.RAW:
+                return None
+        configured = self.configured_format(mac_str)
+        sniffed = sniff_as(packet.payload, configured)
+        if pending is not None:
+            if sniffed.kind is PayloadKind.RAW:
+                return sniffed.kind
+            # It waited only for being raw: now it sends something decodable.
+            self._abort_discovery(mac)
+        # A format the user configured counts as decodable, whatever it is.
+        if self.auto_add and (
+            configured is not PayloadFormat.AUTO or sniffed.kind is not PayloadKind.RAW
+        ):
+            peer = self.add(mac)
+            if peer is not None:
+                return peer.handle(packet, sniffed)
+            return sniffed.kind
+        self._add_pending(mac, sniffed.kind, packet.rssi)
+        return sniffed.kind
+
+    def classify(self, packet: Packet) -> PayloadKind:
+        """Return the kind of a packet that was not classified on its way in."""
+        return kind_of(packet.payload, self.configured_format(mac_to_str(packet.src)))
+
+    def _add_pending(self, mac: bytes, kind: PayloadKind, rssi: int) -> None:
+        if len(self.pending) >= MAX_PENDING_PEERS:
+            oldest = next(iter(self.pending))
+            del self.pending[oldest]
+            self.counters.pending_dropped += 1
+            self._abort_discovery(oldest)
+        self.pending[mac] = PendingPeer(mac_to_str(mac), kind, rssi)
+        self.hass.async_create_task(self._async_discover(mac), eager_start=False)
+
+    async def _async_discover(self, mac: bytes) -> None:
+        """Ask the user about a pending peer (unless it was dropped meanwhile)."""
+        pending = self.pending.get(mac)
+        if pending is None:
+            return
+        await self.hass.config_entries.flow.async_init(
+            DOMAIN,
+            context={"source": SOURCE_INTEGRATION_DISCOVERY},
+            data={
+                "entry_id": self.entry.entry_id,
+                "mac": pending.mac,
+                "kind": pending.kind.value,
+            },
+        )
+
+    def _abort_discovery(self, mac: bytes) -> None:
+        """Withdraw the question about a peer that is no longer pending.
+
+        The pending table is bounded; without this the discovery flows of dropped
+        peers would pile up instead. The flow's unique id is the config flow's.
+        """
+        flows = self.hass.config_entries.flow
+        unique_id = peer_flow_unique_id(self.gateway_mac, mac_to_str(mac))
+        for flow in flows.async_progress_by_handler(
+            DOMAIN, include_uninitialized=True, match_context={"unique_id": unique_id}
+        ):
+            flows.async_abort(flow["flow_id"])
+
+    # ---- per-peer options ---------------------------------------------------------------
+
+    def configured_format(self, mac_str: str) -> PayloadFormat:
+        """Return the payload format the user set for a peer (default: automatic)."""
+        options = self.peer_options.get(mac_str, {})
+        return PayloadFormat(options.get(CONF_PAYLOAD_FORMAT, PayloadFormat.AUTO))
+
+    def _peer_settings(self, mac_str: str) -> dict[str, Any]:
+        options = self.peer_options.get(mac_str, {})
+        bindkey = options.get(CONF_BINDKEY)
+        interval = options.get(CONF_EXPECTED_INTERVAL)
+        return {
+            "payload_format": self.configured_format(mac_str),
+            "bindkey": bytes.fromhex(bindkey) if bindkey else None,
+            "expected_interval": float(interval) if interval is not None else None,
+        }
+
+    # ---- the table --------------------------------------------------------------------
+
+    @callback
+    def add(self, mac: bytes, stored: dict[str, Any] | None = None) -> Peer | None:
+        """Add a peer to the table; None when the table is full."""
+        if mac in self.peers:
+            return self.peers[mac]
+        if len(self.peers) >= self.max_peers:
+            self.counters.table_full_packets += 1
+            if not self._table_full_logged:
+                self._table_full_logged = True
+                LOGGER.warning(
+                    "The peer table is full (%d peers); new peers are ignored. "
+                    "Raise the limit in the integration's options or delete unused peers",
+                    self.max_peers,
+                )
+            return None
+        peer = Peer(
+            mac,
+            f"{self.unique_prefix}-{mac.hex()}",
+            self.hooks,
+            **self._peer_settings(mac_to_str(mac)),
+        )
+        if stored:
+            peer.restore(stored)
+        self.peers[mac] = peer
+        self.pending.pop(mac, None)
+        if stored is None:
+            self.async_save()
+        self._register_device(peer)
+        self.announce(peer, None)
+        self._on_change()
+        return peer
+
+    @callback
+    def approve(self, mac_str: str) -> bool:
+        """Add a pending peer the user confirmed."""
+        mac = mac_from_str(mac_str)
+        self.ignored.discard(mac_str)
+        return self.add(mac) is not None
+
+    @callback
+    def remove(self, mac_str: str) -> None:
+        """Forget a peer (its device was deleted) and ignore it from now on."""
+        mac = mac_from_str(mac_str)
+        peer = self.peers.pop(mac, None)
+        if peer is not None:
+            peer.scheduler.cancel()
+        if self.pending.pop(mac, None) is not None:
+            self._abort_discovery(mac)
+        self.ignored.add(mac_str)
+        self.async_save()
+        self._on_change()
+
+    @callback
+    def unignore(self, mac_str: str) -> None:
+        """Stop ignoring a peer."""
+        self.ignored.discard(mac_str)
+        self.async_save()
+
+    def by_device(self, device_id: str) -> Peer | None:
+        """Return the peer behind a device registry id."""
+        for peer in self.peers.values():
+            if peer.device_id == device_id:
+                return peer
+        return None
+
+    @callback
+    def announce(self, peer: Peer, keys: list[str] | None) -> None:
+        """Tell the platforms about a new peer (keys None) or new keys of a peer."""
+        async_dispatcher_send(
+            self.hass, SIGNAL_NEW_ENTITIES.format(self.entry.entry_id), peer, keys
+        )
+
+    # ---- peer devices -------------------------------------------------------------------
+
+    def _register_device(self, peer: Peer) -> None:
+        device = dr.async_get(self.hass).async_get_or_create(
+            config_entry_id=self.entry.entry_id,
+            identifiers={(DOMAIN, peer.unique_prefix)},
+            connections={(dr.CONNECTION_NETWORK_MAC, peer.mac_str.lower())},
+            manufacturer="ESP-NOW",
+            model=PEER_MODELS.get(peer.kind, PEER_MODELS[None]),
+            name=f"ESP-NOW {peer.mac_str[-8:]}",
+            via_device_id=self.gateway_device_id,
+        )
+        peer.device_id = device.id
+
+    def update_device(self, peer: Peer) -> None:
+        """Show what a peer turned out to be (its payload kind) on its device."""
+        if peer.device_id is not None:
+            dr.async_get(self.hass).async_update_device(
+                peer.device_id, model=PEER_MODELS.get(peer.kind, PEER_MODELS[None])
+            )
+
+    # ---- persistence --------------------------------------------------------------------
+
+    async def async_load(self) -> None:
+        """Load the stored table (peers, ignored peers)."""
+        stored = await self._store.async_load() or {}
+        self.ignored = set(stored.get("ignored", []))
+        for mac_str, data in stored.get("peers", {}).items():
+            if mac_str not in self.ignored:
+                self.add(mac_from_str(mac_str), data)
+
+    def _stored(self) -> dict[str, Any]:
+        return {
+            "peers": {peer.mac_str: peer.as_stored() for peer in self.peers.values()},
+            "ignored": sorted(self.ignored),
+        }
+
+    @callback
+    def async_save(self) -> None:
+        """Save the table soon (writes are batched)."""
+        self._store.async_delay_save(self._stored, SAVE_DELAY)
+
+    async def async_save_now(self) -> None:
+        """Save the table now (unloading), if there is anything to keep."""
+        if self.peers or self.ignored:
+            await self._store.async_save(self._stored())
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Return the table for diagnostics."""
+        return {
+            "peers": [peer.diagnostics() for peer in self.peers.values()],
+            "pending": [asdict(p) for p in self.pending.values()],
+            "ignored": sorted(self.ignored),
+        }
