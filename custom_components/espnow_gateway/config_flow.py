@@ -74,6 +74,7 @@ class EspNowConfigFlow(ConfigFlow, domain=DOMAIN):
         self._port = ""
         self._baudrate = DEFAULT_BAUDRATE
         self._peer: dict[str, str] = {}
+        self._detail = ""  # why the last port test failed, in the system's words
 
     @staticmethod
     @callback
@@ -97,10 +98,11 @@ class EspNowConfigFlow(ConfigFlow, domain=DOMAIN):
         self, port: str, baudrate: int, errors: dict[str, str]
     ) -> Hello | None:
         self._port, self._baudrate = port, baudrate
-        hello, error = await async_probe(port, baudrate)
-        if error is not None:
-            errors["base"] = error
-        return hello
+        result = await async_probe(port, baudrate)
+        if result.error is not None:
+            errors["base"] = result.error
+        self._detail = result.detail
+        return result.hello
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
@@ -124,6 +126,7 @@ class EspNowConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="user",
             data_schema=self.add_suggested_values_to_schema(PORT_SCHEMA, user_input),
             errors=errors,
+            description_placeholders={"detail": self._detail},
         )
 
     def _async_create(self, hello: Hello) -> ConfigFlowResult:
@@ -138,7 +141,7 @@ class EspNowConfigFlow(ConfigFlow, domain=DOMAIN):
             usb.get_serial_by_id, discovery_info.device
         )
         await self._async_abort_if_port_configured(port)
-        hello, _error = await async_probe(port, DEFAULT_BAUDRATE)
+        hello = (await async_probe(port, DEFAULT_BAUDRATE)).hello
         if hello is None:
             return self.async_abort(reason="not_espnow_gateway")
         await self.async_set_unique_id(mac_to_str(hello.mac))
@@ -163,7 +166,6 @@ class EspNowConfigFlow(ConfigFlow, domain=DOMAIN):
         hello = self._hello
         if user_input is not None:
             return self._async_create(hello)
-        self._set_confirm_only()
         return self.async_show_form(
             step_id="usb_confirm",
             description_placeholders={
@@ -212,6 +214,7 @@ class EspNowConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(PORT_SCHEMA, suggested),
             errors=errors,
+            description_placeholders={"detail": self._detail},
         )
 
     async def async_step_integration_discovery(
@@ -245,7 +248,6 @@ class EspNowConfigFlow(ConfigFlow, domain=DOMAIN):
             if not entry.runtime_data.table.approve(self._peer["mac"]):
                 return self.async_abort(reason="peer_table_full")
             return self.async_abort(reason="peer_added")
-        self._set_confirm_only()
         return self.async_show_form(
             step_id="peer_confirm",
             description_placeholders={

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
-import os
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
@@ -39,10 +38,12 @@ from .espnowgw.connection import (
     ConnectErrorReason,
     GatewayConnection,
     LinkState,
+    is_local_path,
 )
 from .espnowgw.mac import mac_from_str, mac_to_str
 from .espnowgw.messages import DEFAULT_BAUDRATE, Hello, Message, Packet, Stats
 from .espnowgw.model import ButtonEvent, PayloadKind
+from .helpers import async_port_present
 from .peer import GatewayCounters, Peer, PeerHooks
 from .peer_table import PeerTable
 from .repairs import (
@@ -89,7 +90,7 @@ class EspNowGateway:
                 link_up=lambda: self.connection.connected,
                 counters=self.counters,
                 new_keys=self._peer_new_keys,
-                kind_changed=self._peer_kind_changed,
+                device_changed=self._peer_device_changed,
                 fire_event=self._peer_event,
             ),
             on_change=self.async_notify,
@@ -121,6 +122,14 @@ class EspNowGateway:
             hello = await self.connection.connect()
         except ConnectError as err:
             await self._async_setup_failed(err)
+        except ConfigEntryNotReady as err:
+            # An ESPHome serial proxy whose ESPHome entry has not loaded yet.
+            await self.connection.close()
+            raise ConfigEntryNotReady(
+                translation_domain=DOMAIN,
+                translation_key="port_not_ready",
+                translation_placeholders={"port": self.port, "detail": str(err)},
+            ) from err
         if mac_to_str(hello.mac) != self.mac:
             await self.connection.close()
             create_wrong_gateway_issue(self.hass, self.entry, mac_to_str(hello.mac))
@@ -155,9 +164,8 @@ class EspNowGateway:
                 translation_key="unsupported_version",
                 translation_placeholders=placeholders,
             ) from err
-        if (
-            err.reason is ConnectErrorReason.NOT_FOUND
-            and not await self.hass.async_add_executor_job(os.path.exists, self.port)
+        if err.reason is ConnectErrorReason.NOT_FOUND and not await async_port_present(
+            self.hass, self.port
         ):
             create_port_issue(self.hass, self.entry)
         raise ConfigEntryNotReady(
@@ -217,7 +225,7 @@ class EspNowGateway:
         self.table.async_save()
         self.table.announce(peer, keys)
 
-    def _peer_kind_changed(self, peer: Peer) -> None:
+    def _peer_device_changed(self, peer: Peer) -> None:
         self.table.async_save()
         self.table.update_device(peer)
 
@@ -293,8 +301,10 @@ class EspNowGateway:
     def _handle_connect_error(self, err: ConnectError) -> None:
         if err.reason is ConnectErrorReason.UNSUPPORTED_VERSION:
             create_version_issue(self.hass, self.entry, err)
-        if err.reason is not ConnectErrorReason.NOT_FOUND:
-            return
+        if err.reason is not ConnectErrorReason.NOT_FOUND or not is_local_path(
+            self.port
+        ):
+            return  # a network port is never "missing": it may be down, not gone
         now = dt_util.utcnow()
         if self._port_missing_since is None:
             self._port_missing_since = now

@@ -19,10 +19,12 @@ _STANDARD_EVENTS: Final[dict[str, tuple[str, dict[str, int]]]] = {
     "triple_press": (ButtonEventType.MULTI_PRESS_END, {ATTR_MULTI_PRESS_COUNT: 3}),
     "hold_press": (ButtonEventType.LONG_PRESS_START, {}),
     "release": (ButtonEventType.PRESS_END, {}),
+    "hold_release": (ButtonEventType.LONG_PRESS_END, {}),
 }
 BUTTON_EVENT_TYPES: Final[list[str]] = [
     ButtonEventType.MULTI_PRESS_END,
     ButtonEventType.LONG_PRESS_START,
+    ButtonEventType.LONG_PRESS_END,
     ButtonEventType.PRESS_END,
     "long_press",
     "long_double_press",

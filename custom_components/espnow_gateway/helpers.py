@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+import os
+
+from homeassistant.components import usb
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryNotReady
+
 from .const import LOGGER, PROBE_TIMEOUT
-from .espnowgw.connection import ConnectError, probe
+from .espnowgw.connection import ConnectError, is_local_path, probe
 from .espnowgw.messages import Hello
 
 
@@ -22,13 +29,43 @@ def peer_flow_unique_id(gateway_mac: str, peer_mac: str) -> str:
     return f"{gateway_mac}-{peer_mac}"
 
 
-async def async_probe(port: str, baudrate: int) -> tuple[Hello | None, str | None]:
-    """Open the port and wait for a hello; return it or an error's translation key."""
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """What testing a port found: a hello, or an error's translation key and detail."""
+
+    hello: Hello | None
+    error: str | None = None
+    detail: str = ""  # the reason in the system's words (errno text), for the user
+
+
+async def async_probe(port: str, baudrate: int) -> ProbeResult:
+    """Open the port and wait for a hello, then let go of it."""
     try:
-        return await probe(port, baudrate, hello_timeout=PROBE_TIMEOUT), None
+        return ProbeResult(await probe(port, baudrate, hello_timeout=PROBE_TIMEOUT))
     except ConnectError as err:
         LOGGER.debug("Probing %s failed: %s", port, err)
-        return None, err.reason.value
-    except Exception:  # noqa: BLE001 - a flow shows "unknown" rather than crash
+        return ProbeResult(None, err.reason.value, err.detail)
+    except ConfigEntryNotReady as err:
+        # Home Assistant's ESPHome serial proxy ports, before ESPHome has loaded.
+        LOGGER.debug("Probing %s failed: %s", port, err)
+        return ProbeResult(None, "port_not_ready", str(err))
+    except Exception as err:  # noqa: BLE001 - a flow shows "unknown" rather than crash
         LOGGER.exception("Unexpected error while probing %s", port)
-        return None, "unknown"
+        return ProbeResult(None, "unknown", str(err))
+
+
+async def async_port_present(hass: HomeAssistant, port: str) -> bool:
+    """Whether a port exists; a network URL is always taken to (it may be down).
+
+    Home Assistant 2026.11 tells for every kind of port, ESPHome serial proxies
+    included (``usb.async_is_serial_port_present``); on 2026.10 a local path is
+    looked up and a URL is never called missing.
+    """
+    if not is_local_path(port) and not port.startswith("esphome-hass://"):
+        return True
+    is_present = getattr(usb, "async_is_serial_port_present", None)
+    if is_present is not None:
+        return bool(await is_present(hass, port))
+    if not is_local_path(port):
+        return True
+    return await hass.async_add_executor_job(os.path.exists, port)

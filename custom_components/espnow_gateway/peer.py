@@ -85,7 +85,7 @@ class PeerHooks:
     link_up: Callable[[], bool]
     counters: GatewayCounters
     new_keys: Callable[[Peer, list[str]], None]  # new measurements or buttons
-    kind_changed: Callable[[Peer], None]
+    device_changed: Callable[[Peer], None]  # its kind or firmware version
     fire_event: Callable[[Peer, ButtonEvent], None]  # to the bus (device triggers)
 
 
@@ -110,6 +110,7 @@ class Peer:
         self.decoder = PeerDecoder(mac, payload_format=payload_format, bindkey=bindkey)
         self.expected_interval = expected_interval  # user override (s); 0 = never stale
         self.kind: PayloadKind | None = None
+        self.firmware: str | None = None  # as the peer tells (BTHome 0xF1/0xF2)
         self.measurements: dict[str, MeasurementInfo] = {}
         self.event_keys: set[str] = set()
         self.values: dict[str, float | int | str | bool | None] = {}
@@ -260,7 +261,10 @@ class Peer:
             decoded.kind is PayloadKind.RAW and self.kind is not None
         ):
             self.kind = decoded.kind
-            hooks.kind_changed(self)
+            hooks.device_changed(self)
+        if decoded.firmware is not None and decoded.firmware != self.firmware:
+            self.firmware = decoded.firmware
+            hooks.device_changed(self)
         if decoded.error is not None:
             self.decode_errors += 1
             hooks.counters.decode_errors += 1
@@ -317,6 +321,7 @@ class Peer:
         """Return what is kept across restarts."""
         return {
             "kind": self.kind.value if self.kind else None,
+            "firmware": self.firmware,
             "measurements": [asdict(m) for m in self.measurements.values()],
             "events": sorted(self.event_keys),
             "interval": self.learnt_interval,
@@ -326,6 +331,8 @@ class Peer:
         """Restore what ``as_stored`` returned."""
         kind = stored.get("kind")
         self.kind = PayloadKind(kind) if kind in set(PayloadKind) else None
+        firmware = stored.get("firmware")
+        self.firmware = firmware if isinstance(firmware, str) else None
         for item in stored.get("measurements", [])[:MAX_MEASUREMENTS_PER_PEER]:
             info = MeasurementInfo(**item)
             self.measurements[info.key] = info
@@ -339,6 +346,7 @@ class Peer:
             "mac": self.mac_str,
             "kind": self.kind,
             "payload_format": self.decoder.payload_format,
+            "firmware": self.firmware,
             "measurements": sorted(self.measurements),
             "events": sorted(self.event_keys),
             "values": dict(self.values),

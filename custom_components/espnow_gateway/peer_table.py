@@ -272,16 +272,19 @@ class PeerTable:
             connections={(dr.CONNECTION_NETWORK_MAC, peer.mac_str.lower())},
             manufacturer="ESP-NOW",
             model=PEER_MODELS.get(peer.kind, PEER_MODELS[None]),
+            sw_version=peer.firmware,
             name=f"ESP-NOW {peer.mac_str[-8:]}",
             via_device_id=self.gateway_device_id,
         )
         peer.device_id = device.id
 
     def update_device(self, peer: Peer) -> None:
-        """Show what a peer turned out to be (its payload kind) on its device."""
+        """Show what a peer turned out to be (kind, firmware) on its device."""
         if peer.device_id is not None:
             dr.async_get(self.hass).async_update_device(
-                peer.device_id, model=PEER_MODELS.get(peer.kind, PEER_MODELS[None])
+                peer.device_id,
+                model=PEER_MODELS.get(peer.kind, PEER_MODELS[None]),
+                sw_version=peer.firmware,
             )
 
     # ---- persistence --------------------------------------------------------------------

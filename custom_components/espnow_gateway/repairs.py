@@ -103,12 +103,14 @@ class PortRepairFlow(RepairsFlow):
             ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
             return self.async_abort(reason="entry_removed")
         errors: dict[str, str] = {}
+        detail = ""
         if user_input is not None:
             port = str(user_input[CONF_PORT]).strip()
             baudrate = int(entry.data.get(CONF_BAUDRATE, DEFAULT_BAUDRATE))
-            hello, error = await async_probe(port, baudrate)
+            result = await async_probe(port, baudrate)
+            hello, detail = result.hello, result.detail
             if hello is None:
-                errors["base"] = error or "unknown"
+                errors["base"] = result.error or "unknown"
             elif mac_to_str(hello.mac) != entry.unique_id:
                 errors["base"] = "different_gateway"
             else:
@@ -127,6 +129,7 @@ class PortRepairFlow(RepairsFlow):
             description_placeholders={
                 "title": entry.title,
                 "port": entry.data[CONF_PORT],
+                "detail": detail,
             },
         )
 

@@ -122,6 +122,12 @@ async def probe_crashes(ports: Ports) -> AsyncIterator[str]:
         yield ports.make("usb-crash-if00").url
 
 
+@asynccontextmanager
+async def proxy_not_loaded(ports: Ports) -> AsyncIterator[str]:
+    """An ESPHome serial proxy port (Home Assistant's own URL) before ESPHome loads."""
+    yield "esphome-hass://esphome/01JESPHOMEENTRY?port_name=gateway"
+
+
 PORT_ERRORS = [
     pytest.param(missing_port, "port_not_found", id="port_not_found"),
     pytest.param(busy_port, "port_busy", id="port_busy"),
@@ -130,6 +136,7 @@ PORT_ERRORS = [
     pytest.param(silent_gateway, "no_hello", id="no_hello"),
     pytest.param(protocol_v2, "unsupported_version", id="unsupported_version"),
     pytest.param(probe_crashes, "unknown", id="unknown"),
+    pytest.param(proxy_not_loaded, "port_not_ready", id="port_not_ready"),
 ]
 
 

@@ -176,6 +176,8 @@ async def test_user_errors_recover(
     assert result["step_id"] == "user"
     assert result["errors"] == {"base": expected_error}
     assert suggested(result, CONF_PORT) == port
+    # The reason in the system's own words is shown with the error.
+    assert result["description_placeholders"]["detail"]
 
     result = await configure(hass, result, port_input(gateway.url))
     assert result["type"] is FlowResultType.CREATE_ENTRY

@@ -878,6 +878,7 @@ async def test_peer_table_survives_restart(
     assert stored["ignored"] == [mac_to_str(raw.mac)]
     assert stored["peers"][mac_to_str(bthome.mac)] == {
         "kind": "bthome",
+        "firmware": None,  # the simulated sender does not tell it
         "measurements": [
             {
                 "key": key,

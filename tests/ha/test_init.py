@@ -224,8 +224,7 @@ async def test_remove_peer_device(
     async def remove(device_id: str) -> dict[str, Any]:
         await client.send_json_auto_id(
             {
-                "type": "config/device_registry/remove_config_entry",
-                "config_entry_id": entry.entry_id,
+                "type": "config/device_registry/remove",
                 "device_id": device_id,
             }
         )

@@ -160,7 +160,11 @@ async def test_fix_flow_follows_gateway_to_new_port(
     assert result["type"] == "form"
     assert result["step_id"] == "port"
     assert result["errors"] is None or result["errors"] == {}
-    assert result["description_placeholders"] == {"title": TITLE, "port": gateway.url}
+    assert result["description_placeholders"] == {
+        "title": TITLE,
+        "port": gateway.url,
+        "detail": "",
+    }
     assert suggested(result, CONF_PORT) == gateway.url
 
     result = await submit(client, result, {CONF_PORT: f" {moved.url} "})

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 import errno
 import logging
+import os
 import random
 from typing import Any, Final
 
@@ -127,6 +128,10 @@ class LinkConfig:
     reconnect_min: float = 1.0
     reconnect_max: float = 30.0
     close_timeout: float = 5.0
+    # While disconnected from a local device path (not a URL), look for the path
+    # this often: a gateway plugged in again is reconnected at once, not after the
+    # backoff (USB events do the same, but only for devices the host's USB layer sees).
+    presence_poll: float = 1.0
     partial_frame_timeout: float = 0.25
     max_pending: int = 32
     max_queued_frames: int = 64
@@ -138,6 +143,7 @@ class LinkStats:
 
     connects: int = 0
     connect_failures: int = 0
+    presence_wakeups: int = 0  # reconnects started by the device path reappearing
     reads: int = 0  # chunks from the port: bytes / reads is the mean chunk size
     disconnects: int = 0
     dead_links: int = 0
@@ -159,6 +165,11 @@ class LinkStats:
     def as_dict(self) -> dict[str, Any]:
         """Return the figures as a dictionary."""
         return asdict(self)
+
+
+def is_local_path(url: str) -> bool:
+    """Whether ``url`` names a local device path (not ``socket://``, ``esphome://``...)."""
+    return "://" not in url
 
 
 def _classify_open_error(err: BaseException) -> ConnectErrorReason:
@@ -348,7 +359,11 @@ class GatewayConnection:
                         attempt,
                         delay,
                     )
-                    await self._sleep(delay)
+                    missing = (
+                        isinstance(err, ConnectError)
+                        and err.reason is ConnectErrorReason.NOT_FOUND
+                    )
+                    await self._sleep(delay, watch_presence=missing)
                     continue
                 attempt = 0
                 continue
@@ -364,11 +379,41 @@ class GatewayConnection:
         """Cut a pending backoff short (e.g. the port was plugged in again)."""
         self._wake.set()
 
-    async def _sleep(self, delay: float) -> None:
+    async def _sleep(self, delay: float, *, watch_presence: bool = False) -> None:
+        """Wait out a backoff, cut short by ``reconnect_now()``.
+
+        ``watch_presence``: the device path was missing; the wait also ends as soon
+        as it exists again (for local paths: URLs have no path to watch).
+        """
         self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(delay):
-                await self._wake.wait()
+        watcher = (
+            asyncio.get_running_loop().create_task(self._watch_presence())
+            if watch_presence
+            and is_local_path(self.url)
+            and self.config.presence_poll > 0
+            else None
+        )
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+
+    async def _watch_presence(self) -> None:
+        """Wake the backoff when the (missing) device path exists again."""
+        loop = asyncio.get_running_loop()
+        # Polling is the point: a device node has no event to wait for here.
+        while True:
+            if await loop.run_in_executor(None, os.path.exists, self.url):
+                break
+            await asyncio.sleep(self.config.presence_poll)
+        _LOGGER.debug("%s is back: reconnecting now", self.url)
+        self.stats.presence_wakeups += 1
+        self._wake.set()
 
     async def close(self) -> None:
         """Close the link for good and release the port."""

@@ -24,6 +24,7 @@ BUTTON_EVENT_NAMES: Final = (
     "long_triple_press",
     "hold_press",
     "release",
+    "hold_release",  # BTHome 0x81 (bthome-ble 3.25, Home Assistant 2026.11)
 )
 
 

@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from espnowgw.connection import CommandFailedError, ConnectError, ConnectErrorReason, GatewayBusyError, GatewayConnection, GatewayTimeoutError, LinkConfig, LinkState, NotConnectedError, probe
+from espnowgw.connection import is_local_path, CommandFailedError, ConnectError, ConnectErrorReason, GatewayBusyError, GatewayConnection, GatewayTimeoutError, LinkConfig, LinkState, NotConnectedError, probe
 from espnowgw.mac import BROADCAST
 from espnowgw.messages import Capability, Hello, Log, LogLevel, Packet, Send, Stats, Status
 from devtools.simulator import PtyGateway, SimulatorConfig
@@ -116,6 +116,49 @@ async def test_unplug_and_replug(
     gateway.gateway.emit_traffic(10)
     await recorder.wait_for(lambda: len(recorder.packets) >= 10)
     assert [p.seq for p in recorder.packets] == list(range(10))
+    await conn.close()
+    await asyncio.wait_for(runner, 5)
+
+
+async def test_replug_is_noticed_without_usb_events(
+    gateway: PtyGateway, make_connection: Factory, recorder: Recorder
+) -> None:
+    """A device path that comes back ends the backoff: no USB event, no long wait."""
+    slow = dataclasses.replace(
+        FAST, reconnect_min=3600.0, reconnect_max=3600.0, presence_poll=0.02
+    )
+    conn = make_connection(gateway.url, slow)
+    await conn.connect()
+    runner = asyncio.create_task(conn.run())
+    gateway.unplug()
+    await recorder.wait_for(lambda: conn.stats.connect_failures >= 1)
+    assert conn.state is not LinkState.CONNECTED  # and now waits an hour...
+    gateway.plug()
+    # ...unless the path is seen again (the timeout only guards against a hang).
+    await recorder.wait_for(lambda: conn.state is LinkState.CONNECTED, timeout=10)
+    assert conn.stats.presence_wakeups == 1
+    assert conn.stats.connects == 2
+    await conn.close()
+    await asyncio.wait_for(runner, 5)
+
+
+async def test_presence_is_not_watched_for_urls_or_present_paths(
+    gateway: PtyGateway, make_connection: Factory, recorder: Recorder
+) -> None:
+    """Only a missing path that comes back wakes the backoff."""
+    assert not is_local_path("socket://127.0.0.1:1")
+    assert not is_local_path("esphome-hass://esphome/x?port_name=y")
+    assert is_local_path(gateway.url)
+    slow = dataclasses.replace(
+        FAST, reconnect_min=3600.0, reconnect_max=3600.0, presence_poll=0.01
+    )
+    # A path that stays missing: polled, never woken.
+    conn = make_connection(str(Path(gateway.url).with_name("nothing-here")), slow)
+    runner = asyncio.create_task(conn.run())
+    await recorder.wait_for(lambda: conn.stats.connect_failures >= 1)
+    await asyncio.sleep(0.1)  # ten polls of a path that stays missing
+    assert conn.stats.presence_wakeups == 0
+    assert conn.stats.connect_failures == 1  # still in its hour-long backoff
     await conn.close()
     await asyncio.wait_for(runner, 5)
 
