@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 import json
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, HomeAssistant, callback
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -276,3 +277,50 @@ async def test_signal_strength_written_at_most_once_a_minute(
     gateway.unplug()
     await wait_until(hass, lambda: not runtime(entry).connected)
     assert [w.data["new_state"].state for w in writes] == ["unavailable"]
+
+
+class FirmwareTelling:
+    """A peer's real decoder, with the firmware version a newer bthome-ble reports.
+
+    bthome-ble 3.23 (Home Assistant 2026.10's pin) does not know the BTHome
+    firmware-version objects; 3.24+ does (see tests/lib for the decoding itself).
+    """
+
+    def __init__(self, inner: PeerDecoder, firmware: str) -> None:
+        self.inner = inner
+        self.firmware = firmware
+        self.payload_format = inner.payload_format
+
+    def scan(self, payload: bytes) -> Scan:
+        return self.inner.scan(payload)
+
+    def decode(self, payload: bytes, sniffed: Sniffed | None = None) -> DecodedPayload:
+        return dataclasses.replace(
+            self.inner.decode(payload, sniffed), firmware=self.firmware
+        )
+
+
+async def test_firmware_version_becomes_the_devices_and_is_kept(
+    hass: HomeAssistant, gateway: PtyGateway, init_integration: MockConfigEntry
+) -> None:
+    entry = init_integration
+    await send_frame(hass, gateway, entry, PEER, bthome(1, 20.0, press=True))
+    peer = runtime(entry).table.peers[PEER]
+    peer.decoder = FirmwareTelling(peer.decoder, "1.4.2")  # type: ignore[assignment]
+    await send_frame(hass, gateway, entry, PEER, bthome(2, 20.5, press=True))
+    registry = dr.async_get(hass)
+    device = registry.async_get(peer.device_id or "")
+    assert device is not None
+    assert device.sw_version == "1.4.2"
+    # Every device this integration registers carries text only (Home Assistant
+    # 2026.12 refuses anything else in the device registry).
+    for entry_device in dr.async_entries_for_config_entry(registry, entry.entry_id):
+        for value in (
+            entry_device.model,
+            entry_device.sw_version,
+            entry_device.hw_version,
+        ):
+            assert value is None or type(value) is str, entry_device
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert runtime(entry).table.peers[PEER].firmware == "1.4.2"

@@ -62,6 +62,7 @@ async def test_entities(
         ("triple", "triple_press", "multi_press_end", {"multi_press_count": 3}),
         ("hold", "hold_press", "long_press_start", {}),
         ("release", "release", "press_end", {}),
+        ("hold_release", "hold_release", "long_press_end", {}),
         ("long_press", "long_press", "long_press", {}),
         ("long_double_press", "long_double_press", "long_double_press", {}),
         ("long_triple_press", "long_triple_press", "long_triple_press", {}),
