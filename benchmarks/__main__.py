@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, str] = {
     "codec": "benchmarks.codec",
     "hass": "benchmarks.hass_load",
     "stream": "benchmarks.stream_load",
+    "scale": "benchmarks.scale",
 }
 
 

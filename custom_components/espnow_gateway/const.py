@@ -27,7 +27,7 @@ DEFAULT_AUTO_ADD: Final = True
 DEFAULT_UPDATE_INTERVAL: Final = 5.0  # seconds between state writes of one entity
 MAX_UPDATE_INTERVAL: Final = 3600.0
 DEFAULT_MAX_PEERS: Final = 100
-LIMIT_MAX_PEERS: Final = 500
+LIMIT_MAX_PEERS: Final = 2000
 
 # Per-peer options
 CONF_PAYLOAD_FORMAT: Final = "payload_format"

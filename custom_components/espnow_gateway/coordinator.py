@@ -9,9 +9,12 @@ stream) registers a packet listener; the runtime knows none of them by name.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import datetime
+import time
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
@@ -52,6 +55,9 @@ from .repairs import (
     create_wrong_gateway_issue,
     delete_issue,
 )
+
+# Seconds of writes per loop turn when many peers' availability changes together.
+FLUSH_SLICE = 0.005
 
 type EspNowConfigEntry = ConfigEntry[EspNowGateway]
 type Listener = Callable[[], None]
@@ -100,6 +106,8 @@ class EspNowGateway:
         self._rate_mark: tuple[datetime, int] = (dt_util.utcnow(), 0)
         self._listeners: list[Listener] = []
         self._packet_listeners: list[PacketListener] = []
+        self._to_flush: deque[Peer] = deque()  # peers to write, a few per loop turn
+        self._flushing: asyncio.Handle | None = None
         self._port_missing_since: datetime | None = None
         self._was_connected: bool | None = None  # None: never connected yet
         self._connected_since: datetime | None = None
@@ -176,12 +184,40 @@ class EspNowGateway:
 
     @callback
     def flush(self) -> None:
-        """Write every peer's pending values now."""
+        """Write every peer's pending values now (unloading: at once)."""
+        self._to_flush.clear()
         for peer in self.table.peers.values():
             peer.flush()
 
+    @callback
+    def _flush_spread(self, peers: Iterable[Peer]) -> None:
+        """Write many peers' entities (availability changed) without blocking the loop.
+
+        A thousand peers are ten thousand state writes: they go a time slice per
+        loop turn, so that button events and the link keep flowing in between.
+        """
+        queued = set(self._to_flush)
+        self._to_flush.extend(peer for peer in peers if peer not in queued)
+        if self._flushing is None and self._to_flush:
+            self._flushing = self.hass.loop.call_soon(self._flush_some)
+
+    def _flush_some(self) -> None:
+        self._flushing = None
+        queue = self._to_flush
+        deadline = time.perf_counter() + FLUSH_SLICE
+        while queue:
+            queue.popleft().flush()
+            if time.perf_counter() >= deadline:
+                break
+        if queue:
+            self._flushing = self.hass.loop.call_soon(self._flush_some)
+
     async def async_shutdown(self) -> None:
         """Close the link and release the port; keep the peer table."""
+        if self._flushing is not None:
+            self._flushing.cancel()
+            self._flushing = None
+        self._to_flush.clear()
         for peer in self.table.peers.values():
             peer.scheduler.cancel()
         await self.connection.close()
@@ -295,7 +331,7 @@ class EspNowGateway:
         else:
             return
         self.async_notify()
-        self.flush()
+        self._flush_spread(self.table.peers.values())
 
     @callback
     def _handle_connect_error(self, err: ConnectError) -> None:
@@ -332,29 +368,35 @@ class EspNowGateway:
         self._rate_mark = (now, total)
         connected = self._connected_since
         if self.connected and connected is not None:
-            for peer in self.table.peers.values():
-                self._check_silence(peer, now, connected)
+            changed = [
+                peer
+                for peer in self.table.peers.values()
+                if self._check_silence(peer, now, connected)
+            ]
+            self._flush_spread(changed)
         self.async_notify()
 
-    def _check_silence(self, peer: Peer, now: datetime, connected: datetime) -> None:
+    def _check_silence(self, peer: Peer, now: datetime, connected: datetime) -> bool:
         """Mark a peer stale (unavailable) after too long a silence, or not.
 
         Silence only counts while the peer could have been heard: from the moment
         the link (re)connected, so an outage does not make every peer stale, and a
-        peer restored from the table but never heard since is judged too.
+        peer restored from the table but never heard since is judged too. Return
+        True if the peer's availability changed (its entities are to be written).
         """
         limit = peer.stale_after
         heard = peer.last_seen
         silent_since = heard if heard is not None and heard > connected else connected
         stale = limit is not None and (now - silent_since).total_seconds() > limit
-        if stale != peer.stale:
-            peer.stale = stale
-            LOGGER.info(
-                "ESP-NOW peer %s is %s",
-                peer.mac_str,
-                "silent: marked unavailable" if stale else "back",
-            )
-            peer.flush()
+        if stale == peer.stale:
+            return False
+        peer.stale = stale
+        LOGGER.info(
+            "ESP-NOW peer %s is %s",
+            peer.mac_str,
+            "silent: marked unavailable" if stale else "back",
+        )
+        return True
 
     # ---- diagnostics ------------------------------------------------------------------
 

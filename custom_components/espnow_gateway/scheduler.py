@@ -12,6 +12,10 @@ each. Every peer has one :class:`WriteScheduler`:
 * ``may_write()``: whether one entity whose description asks for a minimum gap
   between its own writes (diagnostics such as signal strength) takes part in a write.
 
+Each peer writes on its own phase of the interval (from its MAC): a thousand peers
+that all became dirty at once (set-up, a reconnect) do not stay due in the same
+instant every interval; after their first write they spread over it.
+
 An interval of 0 writes on every change: the naive design, used as the benchmarks'
 baseline.
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+import math
 
 from .const import URGENT_MIN_GAP
 
@@ -27,18 +32,31 @@ from .const import URGENT_MIN_GAP
 class WriteScheduler:
     """The write schedule of one peer's entities."""
 
-    __slots__ = ("_handle", "_interval", "_last_urgent", "_loop", "_next", "_write")
+    __slots__ = (
+        "_handle",
+        "_interval",
+        "_last_urgent",
+        "_loop",
+        "_next",
+        "_phase",
+        "_write",
+    )
 
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
         interval: float,
         write: Callable[[], None],
+        phase: float = 0.0,
     ) -> None:
-        """Call ``write()`` whenever the entities are to be written."""
+        """Call ``write()`` whenever the entities are to be written.
+
+        ``phase`` (0 to 1): where in each interval this peer's scheduled writes fall.
+        """
         self._loop = loop
         self._interval = interval
         self._write = write
+        self._phase = phase % 1.0
         self._next = 0.0  # loop time from which the next write may happen
         self._last_urgent = -URGENT_MIN_GAP
         self._handle: asyncio.TimerHandle | None = None
@@ -104,5 +122,11 @@ class WriteScheduler:
         self._run(self._loop.time())
 
     def _run(self, now: float) -> None:
-        self._next = now + self._interval
+        interval = self._interval
+        if interval > 0:
+            # The first slot of this peer's phase at least an interval from now.
+            slots = math.ceil((now + interval) / interval - self._phase - 1e-9)
+            self._next = (slots + self._phase) * interval
+        else:
+            self._next = now
         self._write()

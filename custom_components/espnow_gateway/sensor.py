@@ -35,6 +35,9 @@ from .peer import MeasurementInfo, Peer
 from .websocket_api import async_get_hub
 
 PARALLEL_UPDATES = 0
+# Diagnostic figures carry no state class: long-term statistics of a link counter or
+# of signal strength would cost the recorder a statistics row per peer every five
+# minutes and tell nobody anything.
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,14 +89,12 @@ GATEWAY_SENSORS: tuple[GatewaySensorDescription, ...] = (
     GatewaySensorDescription(
         key="packets_lost",
         translation_key="packets_lost",
-        state_class=SensorStateClass.TOTAL_INCREASING,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda gateway: gateway.connection.stats.packets_lost,
     ),
     GatewaySensorDescription(
         key="crc_errors",
         translation_key="crc_errors",
-        state_class=SensorStateClass.TOTAL_INCREASING,
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
         value_fn=lambda gateway: gateway.connection.stats.decoder.crc_errors,
@@ -101,7 +102,6 @@ GATEWAY_SENSORS: tuple[GatewaySensorDescription, ...] = (
     GatewaySensorDescription(
         key="gateway_dropped",
         translation_key="gateway_dropped",
-        state_class=SensorStateClass.TOTAL_INCREASING,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=_gateway_stat("rx_dropped"),
     ),
@@ -116,7 +116,6 @@ GATEWAY_SENSORS: tuple[GatewaySensorDescription, ...] = (
         translation_key="free_heap",
         native_unit_of_measurement="B",
         device_class=SensorDeviceClass.DATA_SIZE,
-        state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
         value_fn=_gateway_stat("free_heap"),
@@ -124,7 +123,6 @@ GATEWAY_SENSORS: tuple[GatewaySensorDescription, ...] = (
     GatewaySensorDescription(
         key="stream_subscribers",
         translation_key="stream_subscribers",
-        state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda gateway: async_get_hub(gateway.hass).subscriber_count(
             gateway.entry.entry_id
@@ -133,7 +131,6 @@ GATEWAY_SENSORS: tuple[GatewaySensorDescription, ...] = (
     GatewaySensorDescription(
         key="stream_dropped",
         translation_key="stream_dropped",
-        state_class=SensorStateClass.TOTAL_INCREASING,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda gateway: async_get_hub(gateway.hass).dropped_by_gateway.get(
             gateway.entry.entry_id, 0
@@ -148,7 +145,6 @@ PEER_SENSORS: tuple[PeerSensorDescription, ...] = (
         min_interval=DIAGNOSTIC_INTERVAL,
         device_class=SensorDeviceClass.SIGNAL_STRENGTH,
         native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
-        state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda peer: peer.rssi,
     ),
@@ -157,6 +153,9 @@ PEER_SENSORS: tuple[PeerSensorDescription, ...] = (
         translation_key="last_seen",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
+        # A state change a minute for every busy device would fill the logbook and
+        # the activity feed; the device's diagnostics always have it.
+        entity_registry_enabled_default=False,
         available_fn=lambda peer: peer.link_up,  # known while the peer is silent
         # Minute resolution: a busy peer changes it once a minute, not every write.
         value_fn=lambda peer: (
@@ -166,7 +165,6 @@ PEER_SENSORS: tuple[PeerSensorDescription, ...] = (
     PeerSensorDescription(
         key="packets",
         translation_key="packets",
-        state_class=SensorStateClass.TOTAL_INCREASING,
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
         value_fn=lambda peer: peer.packets,

@@ -96,7 +96,8 @@ async def test_measurements_are_decoded_once_per_write(
     for index in range(2, 22):
         await send_frame(hass, gateway, entry, PEER, bthome(index, 20.0 + index / 10))
     assert decodes == []  # measurements only: nothing decoded before the write is due
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=5))
+    # The next write falls on the peer's phase: within two intervals.
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=10))
     await hass.async_block_till_done()
     assert decodes == [bthome(21, 22.1)]  # only the latest
     assert [w.data["new_state"].state for w in writes] == ["22.1"]

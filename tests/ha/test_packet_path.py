@@ -107,7 +107,7 @@ async def test_new_and_known_json_peers_parse_each_payload_once(
     assert parses.json == 0
     assert await _kinds(hass, stream, 3) == ["json"] * 3
     assert parses.json == 0
-    fire(hass, 6)
+    fire(hass, 11)  # the peer's next write: within two intervals
     await hass.async_block_till_done()
     assert parses.json == 1
 

@@ -67,7 +67,7 @@ async def test_disabled_by_default(
         )
         if entry.disabled_by is er.RegistryEntryDisabler.INTEGRATION
     }
-    assert disabled == {"crc_errors", "free_heap", "packets"}
+    assert disabled == {"crc_errors", "free_heap", "packets", "last_seen"}
 
 
 async def test_timestamp_measurement(

@@ -1,0 +1,146 @@
+"""WriteScheduler: coalesced writes, urgent writes, and per-peer phases.
+
+The scheduler runs on an event loop's clock and timers; here a loop whose clock
+moves only when the test says so stands in for it, so every time is exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+import heapq
+import itertools
+from typing import Any, cast
+
+from custom_components.espnow_gateway.const import URGENT_MIN_GAP
+from custom_components.espnow_gateway.peer import write_phase
+from custom_components.espnow_gateway.scheduler import WriteScheduler
+
+
+class ManualLoop:
+    """``time()``, ``call_at()`` and nothing else, with a clock moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self._timers: list[tuple[float, int, asyncio.TimerHandle]] = []
+        self._order = itertools.count()
+
+    def time(self) -> float:
+        return self.now
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
+        handle = asyncio.TimerHandle(when, callback, (), cast("Any", self))
+        heapq.heappush(self._timers, (when, next(self._order), handle))
+        return handle
+
+    def get_debug(self) -> bool:
+        return False
+
+    def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
+        """What asyncio calls when a handle is cancelled (nothing to do here)."""
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock, running the timers that fall due, in order."""
+        end = self.now + seconds
+        while self._timers and self._timers[0][0] <= end:
+            when, _order, handle = heapq.heappop(self._timers)
+            self.now = max(self.now, when)
+            if not handle.cancelled():
+                handle._run()
+        self.now = end
+
+
+def make(
+    loop: ManualLoop, interval: float, phase: float
+) -> tuple[WriteScheduler, list[float]]:
+    writes: list[float] = []
+    scheduler = WriteScheduler(
+        cast("asyncio.AbstractEventLoop", loop),
+        interval,
+        lambda: writes.append(loop.now),
+        phase=phase,
+    )
+    return scheduler, writes
+
+
+def test_first_change_writes_at_once_then_on_the_peers_phase() -> None:
+    loop = ManualLoop()
+    scheduler, writes = make(loop, 5.0, 0.3)
+    scheduler.dirty()
+    assert writes == [1000.0]
+    for _ in range(40):  # a change every 0.5 s, for 20 s
+        loop.advance(0.5)
+        scheduler.dirty()
+    # Slots are (k + 0.3) * 5 s: 1006.5 is the first at least 5 s after 1000.
+    assert writes == [1000.0, 1006.5, 1011.5, 1016.5]
+    gaps = [b - a for a, b in itertools.pairwise(writes)]
+    assert min(gaps) >= 5.0
+
+
+def test_peers_that_start_together_spread_over_the_interval() -> None:
+    loop = ManualLoop()
+    macs = [bytes([0x0A, 0, 0, 0, n >> 8, n & 0xFF]) for n in range(100)]
+    peers = [make(loop, 5.0, write_phase(mac)) for mac in macs]
+    for scheduler, _writes in peers:
+        scheduler.dirty()  # a reconnect: every peer written in the same instant
+    for _ in range(20):
+        loop.advance(1.0)
+        for scheduler, _writes in peers:
+            scheduler.dirty()
+    second_writes = sorted(writes[1] for _s, writes in peers)
+    assert second_writes[0] >= 1005.0
+    assert second_writes[-1] < 1010.0
+    # Spread over the interval: no half-second holds more than a fifth of them.
+    per_half_second = [
+        sum(1 for t in second_writes if start <= t < start + 0.5)
+        for start in (1005.0 + 0.5 * i for i in range(10))
+    ]
+    assert max(per_half_second) <= 20, per_half_second
+    assert len({round(t, 3) for t in second_writes}) > 50
+
+
+def test_urgent_writes_are_immediate_but_bounded() -> None:
+    loop = ManualLoop()
+    scheduler, writes = make(loop, 5.0, 0.0)
+    scheduler.urgent()
+    scheduler.urgent()  # flapping: the second waits for the minimum gap
+    assert writes == [1000.0]
+    loop.advance(URGENT_MIN_GAP)
+    assert writes == [1000.0, 1000.0 + URGENT_MIN_GAP]
+
+
+def test_interval_zero_writes_every_change_and_may_write_everything() -> None:
+    loop = ManualLoop()
+    scheduler, writes = make(loop, 0.0, 0.7)
+    for _ in range(3):
+        scheduler.dirty()
+        loop.advance(0.001)
+    assert len(writes) == 3
+    assert scheduler.may_write(loop.now, 60.0, loop.now)
+
+
+def test_entity_minimum_gap() -> None:
+    loop = ManualLoop()
+    scheduler, _writes = make(loop, 5.0, 0.0)
+    assert scheduler.may_write(None, 60.0, 1000.0)  # never written yet
+    assert scheduler.may_write(990.0, None, 1000.0)  # follows the peer's writes
+    assert not scheduler.may_write(990.0, 0.0, 994.0)  # at least the interval
+    assert scheduler.may_write(990.0, 0.0, 995.0)
+    assert not scheduler.may_write(990.0, 60.0, 1049.0)  # its own, longer minimum
+    assert scheduler.may_write(990.0, 60.0, 1050.0)
+
+
+def test_reset_and_cancel() -> None:
+    loop = ManualLoop()
+    scheduler, writes = make(loop, 5.0, 0.5)
+    scheduler.dirty()
+    loop.advance(1.0)
+    scheduler.dirty()  # waits for its slot
+    scheduler.cancel()
+    loop.advance(20.0)
+    assert writes == [1000.0]
+    scheduler.reset()  # a revived peer: the next change goes at once
+    scheduler.dirty()
+    assert writes == [1000.0, 1021.0]
+    scheduler.flush()
+    assert writes == [1000.0, 1021.0, 1021.0]
