@@ -94,6 +94,32 @@ class EspNowConfigFlow(ConfigFlow, domain=DOMAIN):
             if await self._async_same_port(port, entry.data.get(CONF_PORT, "")):
                 raise AbortFlow("already_configured")
 
+    def _abort_if_gateway_configured(self, updates: dict[str, Any]) -> None:
+        """Abort for a gateway already set up, updating its entry to this port.
+
+        The port was checked before (the same port, under any name, aborts as
+        "already configured"): a configured gateway here has moved, and the user
+        is told so, and where.
+        """
+        entry = (
+            self.hass.config_entries.async_entry_for_domain_unique_id(
+                DOMAIN, self.unique_id
+            )
+            if self.unique_id is not None
+            else None
+        )
+        if entry is not None and entry.data.get(CONF_PORT) != updates[CONF_PORT]:
+            self._abort_if_unique_id_configured(
+                updates=updates,
+                error="gateway_moved",
+                description_placeholders={
+                    "title": entry.title,
+                    "old_port": str(entry.data.get(CONF_PORT, "")),
+                    "port": str(updates[CONF_PORT]),
+                },
+            )
+        self._abort_if_unique_id_configured(updates=updates)
+
     async def _async_test_port(
         self, port: str, baudrate: int, errors: dict[str, str]
     ) -> Hello | None:
@@ -118,8 +144,8 @@ class EspNowConfigFlow(ConfigFlow, domain=DOMAIN):
                 await self.async_set_unique_id(
                     mac_to_str(hello.mac), raise_on_progress=False
                 )
-                self._abort_if_unique_id_configured(
-                    updates={CONF_PORT: self._port, CONF_BAUDRATE: self._baudrate}
+                self._abort_if_gateway_configured(
+                    {CONF_PORT: self._port, CONF_BAUDRATE: self._baudrate}
                 )
                 return self._async_create(hello)
         return self.async_show_form(
@@ -145,7 +171,7 @@ class EspNowConfigFlow(ConfigFlow, domain=DOMAIN):
         if hello is None:
             return self.async_abort(reason="not_espnow_gateway")
         await self.async_set_unique_id(mac_to_str(hello.mac))
-        self._abort_if_unique_id_configured(updates={CONF_PORT: port})
+        self._abort_if_gateway_configured({CONF_PORT: port})
         self._port, self._baudrate, self._hello = port, DEFAULT_BAUDRATE, hello
         self.context["title_placeholders"] = {
             "name": usb.human_readable_device_name(

@@ -9,11 +9,13 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
     OptionsFlowWithReload,
 )
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.selector import (
     BooleanSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
+    SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
@@ -111,12 +113,19 @@ class EspNowOptionsFlow(OptionsFlowWithReload):
             self._mac = user_input["peer"]
             return await self.async_step_peer_settings()
         table = self._entry.runtime_data.table
-        peers = sorted(peer.mac_str for peer in table.peers.values())
+        devices = dr.async_get(self.hass)
+        options: list[SelectOptionDict] = []
+        for peer in table.peers.values():
+            device = devices.async_get(peer.device_id) if peer.device_id else None
+            name = (device.name_by_user or device.name) if device else None
+            label = f"{name} ({peer.mac_str})" if name else peer.mac_str
+            options.append(SelectOptionDict(value=peer.mac_str, label=label))
+        options.sort(key=lambda option: option["label"].casefold())
         schema = vol.Schema(
             {
                 vol.Required("peer"): SelectSelector(
                     SelectSelectorConfig(
-                        options=peers, mode=SelectSelectorMode.DROPDOWN
+                        options=options, mode=SelectSelectorMode.DROPDOWN
                     )
                 )
             }

@@ -245,7 +245,13 @@ async def test_user_same_gateway_on_new_port_updates_entry(
     result = await start(hass, SOURCE_USER)
     result = await configure(hass, result, port_input(gateway.url, "460800"))
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    # Not a bare "already configured": the user learns that it moved, and where.
+    assert result["reason"] == "gateway_moved"
+    assert result["description_placeholders"] == {
+        "title": entry.title,
+        "old_port": str(tmp_path / "usb-old-port-if00"),
+        "port": gateway.url,
+    }
     assert entry.data == {CONF_PORT: gateway.url, CONF_BAUDRATE: 460800}
     assert len(hass.config_entries.async_entries(DOMAIN)) == 1
     await hass.async_block_till_done()
@@ -349,7 +355,7 @@ async def test_usb_discovery_updates_moved_gateway(
     with by_id(gateway):
         result = await start(hass, SOURCE_USB, usb_info(gateway.path))
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    assert result["reason"] == "gateway_moved"
     assert entry.data[CONF_PORT] == gateway.url
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
@@ -713,7 +719,9 @@ async def open_peer_settings(
     result = await options_menu(hass, entry)
     result = await options_step(hass, result, {"next_step_id": "peer"})
     assert result["step_id"] == "peer"
-    assert mac in form_field(result, "peer")["selector"]["select"]["options"]
+    # Peers are listed by their device names, with the MAC.
+    options = form_field(result, "peer")["selector"]["select"]["options"]
+    assert {"value": mac, "label": f"ESP-NOW {mac[-8:]} ({mac})"} in options
     result = await options_step(hass, result, {"peer": mac})
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "peer_settings"
