@@ -50,6 +50,7 @@ from .messages import (
 )
 
 _LOGGER = logging.getLogger(__name__)
+BUSY_RETRY_STEP: Final = 0.1  # s between two opens of a busy port
 _SEQ_MASK: Final = 0xFFFFFFFF
 _SEQ_HALF: Final = 0x80000000
 
@@ -128,6 +129,10 @@ class LinkConfig:
     reconnect_min: float = 1.0
     reconnect_max: float = 30.0
     close_timeout: float = 5.0
+    # A port found busy is tried again for this long before giving up: a close of
+    # ours (or of a discovery probe, or ModemManager's look at a new ACM device) may
+    # still be under way when the next open comes.
+    busy_retry: float = 1.0
     # While disconnected from a local device path (not a URL), look for the path
     # this often: a gateway plugged in again is reconnected at once, not after the
     # backoff (USB events do the same, but only for devices the host's USB layer sees).
@@ -144,6 +149,7 @@ class LinkStats:
     connects: int = 0
     connect_failures: int = 0
     presence_wakeups: int = 0  # reconnects started by the device path reappearing
+    busy_retries: int = 0  # opens tried again because the port was still busy
     reads: int = 0  # chunks from the port: bytes / reads is the mean chunk size
     disconnects: int = 0
     dead_links: int = 0
@@ -278,9 +284,7 @@ class GatewayConnection:
         self._protocol = protocol
         self._hello_waiter = loop.create_future()
         try:
-            transport, _ = await serialx.create_serial_connection(
-                loop, lambda: protocol, self.url, baudrate=self.baudrate
-            )
+            transport = await self._open(loop, protocol)
         except (OSError, TimeoutError, serialx.SerialException) as err:
             self._protocol = None
             self._hello_waiter = None
@@ -308,6 +312,27 @@ class GatewayConnection:
         self._schedule_heartbeat()
         self._set_state(LinkState.CONNECTED)
         return hello
+
+    async def _open(
+        self, loop: asyncio.AbstractEventLoop, protocol: _Protocol
+    ) -> serialx.BaseSerialTransport:
+        """Open the port, trying a busy one again for up to ``busy_retry`` seconds."""
+        deadline = loop.time() + self.config.busy_retry
+        while True:
+            try:
+                transport, _ = await serialx.create_serial_connection(
+                    loop, lambda: protocol, self.url, baudrate=self.baudrate
+                )
+            except OSError as err:
+                if (
+                    _classify_open_error(err) is not ConnectErrorReason.BUSY
+                    or loop.time() >= deadline
+                ):
+                    raise
+                self.stats.busy_retries += 1
+                await asyncio.sleep(BUSY_RETRY_STEP)
+                continue
+            return transport
 
     async def _handshake(self, waiter: asyncio.Future[Hello]) -> Hello:
         self._write(GetInfo().encode())

@@ -20,6 +20,7 @@ FAST = LinkConfig(
     command_timeout=2.0,
     reconnect_min=0.01,
     reconnect_max=0.05,
+    busy_retry=0.2,
 )
 
 

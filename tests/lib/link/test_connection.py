@@ -224,6 +224,25 @@ async def test_port_busy(gateway: PtyGateway, make_connection: Factory) -> None:
     assert first.connected
 
 
+async def test_port_released_while_retrying_busy(
+    gateway: PtyGateway, make_connection: Factory
+) -> None:
+    """A close still under way when the next open comes: that open waits for it."""
+    first = make_connection(gateway.url)
+    await first.connect()
+    patient = make_connection(
+        gateway.url, dataclasses.replace(FAST, busy_retry=30.0)
+    )
+    opening = asyncio.create_task(patient.connect())
+    await asyncio.sleep(0)  # the first open attempt finds the port locked...
+    while patient.stats.busy_retries == 0:
+        await asyncio.sleep(0.01)
+    await first.close()  # ...and the retry after the release succeeds
+    hello = await asyncio.wait_for(opening, 10)
+    assert hello.mac == gateway.config.mac
+    assert patient.connected
+
+
 async def test_unknown_scheme_cannot_open(make_connection: Factory) -> None:
     with pytest.raises(ConnectError) as err:
         await make_connection("nonsense://device").connect()
