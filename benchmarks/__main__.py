@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, str] = {
     "hass": "benchmarks.hass_load",
     "stream": "benchmarks.stream_load",
     "scale": "benchmarks.scale",
+    "hotpath": "benchmarks.hot_path",
 }
 
 

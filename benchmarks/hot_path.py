@@ -1,0 +1,112 @@
+"""The integration's own per-frame work, in isolation, for 50 and for 1,000 peers.
+
+Real ``Peer`` objects (the decoder, duplicate filter, scan, write scheduler) on an
+asyncio loop, fed pre-built packets round-robin over the peers, with no Home
+Assistant around them: what one frame costs the integration itself, and whether
+that grows with the number of peers (it must not). State writes are coalesced by
+each peer's scheduler as in production; the writes' own cost (Home Assistant's) is
+what ``scripts/bench hass`` and ``scripts/bench scale`` measure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+import gc
+import json
+import time
+from typing import Any
+
+from custom_components.espnow_gateway.espnowgw.messages import Packet
+from custom_components.espnow_gateway.peer import GatewayCounters, Peer, PeerHooks
+
+FRAMES = 200_000
+
+
+def _payloads(kind: str) -> Callable[[int], bytes]:
+    """Frame ``n`` of a peer: a new packet id and temperature every time."""
+    if kind == "json":
+        return lambda n: json.dumps(
+            {"temperature": 20 + (n % 97) / 10, "humidity": 40, "battery": 90, "seq": n}
+        ).encode()
+    return lambda n: (
+        bytes([0x40, 0x00, n & 0xFF, 0x02])
+        + (2000 + n % 97).to_bytes(2, "little")
+        + bytes([0x03, 0x10, 0x10])
+    )
+
+
+async def _per_frame(peers: int, kind: str, frames: int) -> float:
+    loop = asyncio.get_running_loop()
+    hooks = PeerHooks(
+        loop=loop,
+        update_interval=5.0,
+        link_up=lambda: True,
+        counters=GatewayCounters(),
+        new_keys=lambda _peer, _keys: None,
+        device_changed=lambda _peer: None,
+        fire_event=lambda _peer, _event: None,
+    )
+    table = [
+        Peer(bytes([0x0A, 0, 0, 0, n >> 8, n & 0xFF]), f"p{n}", hooks)
+        for n in range(peers)
+    ]
+    make = _payloads(kind)
+    packets = [
+        Packet(
+            src=table[i % peers].mac,
+            dst=b"\xff" * 6,
+            rssi=-60,
+            noise_floor=0,
+            channel=1,
+            rate=0,
+            timestamp_us=10_000_000 + i * 500,
+            seq=i,
+            payload=make(i // peers),
+        )
+        for i in range(frames)
+    ]
+    by_mac = {peer.mac: peer for peer in table}
+    for packet in packets[:peers]:  # every peer's first frame: decoded, kinds learnt
+        by_mac[packet.src].handle(packet)
+    # The prepared packets are the benchmark's, not the integration's: keep the
+    # garbage collector from walking them again and again while it measures.
+    gc.collect()
+    gc.freeze()
+    started = time.perf_counter()
+    for packet in packets[peers:]:
+        by_mac[packet.src].handle(packet)
+    elapsed = time.perf_counter() - started
+    gc.unfreeze()
+    for peer in table:
+        peer.scheduler.cancel()
+    return elapsed / (frames - peers) * 1e6
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    """Measure and print µs per frame for each payload kind and peer count."""
+    frames = FRAMES // 10 if quick else FRAMES
+
+    async def best(peers: int, kind: str) -> float:
+        # The least of three runs: what the code costs, not what the machine's
+        # other work added to it.
+        return min([await _per_frame(peers, kind, frames) for _ in range(3)])
+
+    async def measure() -> dict[str, dict[int, float]]:
+        return {
+            kind: {peers: await best(peers, kind) for peers in (50, 1000)}
+            for kind in ("bthome", "json")
+        }
+
+    results = asyncio.run(measure())
+    print(
+        f"   {frames} frames, round-robin over the peers, integration code only "
+        "(least of 3 runs)"
+    )
+    print(f"   {'':10}{'50 peers':>12}{'1000 peers':>12}{'ratio':>8}")
+    for kind, by_peers in results.items():
+        ratio = by_peers[1000] / by_peers[50]
+        print(
+            f"   {kind:10}{by_peers[50]:>9.2f} us{by_peers[1000]:>9.2f} us{ratio:>7.2f}x"
+        )
+    return results
