@@ -64,11 +64,13 @@ class HassInstance:
         log_level: str = "warning",
         integration_log_level: str = "info",
         extra_components: dict[str, Path] | None = None,
+        extra_config: str = "",
     ) -> None:
         """Prepare an instance in ``config_dir`` (created if needed).
 
         ``extra_components`` maps more custom integration domains to their folders;
         they are loaded from configuration.yaml (the benchmarks' baselines).
+        ``extra_config`` is appended to configuration.yaml as it is.
         """
         self.config_dir = config_dir
         self.port = port or free_port()
@@ -76,6 +78,7 @@ class HassInstance:
         self.log_level = log_level
         self.integration_log_level = integration_log_level
         self.extra_components = extra_components or {}
+        self.extra_config = extra_config
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: asyncio.subprocess.Process | None = None
         self.token: str | None = None
@@ -96,6 +99,7 @@ class HassInstance:
                 integration_log_level=self.integration_log_level,
             )
             + extra
+            + self.extra_config
         )
         components = self.config_dir / "custom_components"
         if components.is_symlink():  # made by an older version of this tool
