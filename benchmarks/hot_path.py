@@ -41,6 +41,7 @@ async def _per_frame(peers: int, kind: str, frames: int) -> float:
     hooks = PeerHooks(
         loop=loop,
         update_interval=5.0,
+        slow_interval=30.0,
         link_up=lambda: True,
         counters=GatewayCounters(),
         new_keys=lambda _peer, _keys: None,

@@ -21,10 +21,30 @@ MAX_BAUDRATE: Final = 5_000_000
 # Options (gateway-wide)
 CONF_AUTO_ADD: Final = "auto_add_peers"
 CONF_UPDATE_INTERVAL: Final = "update_interval"
+CONF_SLOW_INTERVAL: Final = "slow_update_interval"
 CONF_MAX_PEERS: Final = "max_peers"
 CONF_PEERS: Final = "peers"  # per-peer settings, keyed by MAC "AA:BB:CC:DD:EE:FF"
 DEFAULT_AUTO_ADD: Final = True
 DEFAULT_UPDATE_INTERVAL: Final = 5.0  # seconds between state writes of one entity
+# Seconds between state writes of a slowly changing value (temperature, humidity,
+# battery...): no reading of a room's temperature is worth a recorder row every 5 s.
+DEFAULT_SLOW_INTERVAL: Final = 30.0
+SLOWLY_CHANGING_CLASSES: Final = frozenset(
+    {
+        "atmospheric_pressure",
+        "battery",
+        "carbon_dioxide",
+        "humidity",
+        "moisture",
+        "pm1",
+        "pm10",
+        "pm25",
+        "pressure",
+        "temperature",
+        "volatile_organic_compounds",
+        "volatile_organic_compounds_parts",
+    }
+)
 MAX_UPDATE_INTERVAL: Final = 3600.0
 DEFAULT_MAX_PEERS: Final = 100
 LIMIT_MAX_PEERS: Final = 2000

@@ -28,7 +28,9 @@ from homeassistant.util import dt as dt_util
 from .const import (
     ATTR_SUBTYPE,
     CONF_BAUDRATE,
+    CONF_SLOW_INTERVAL,
     CONF_UPDATE_INTERVAL,
+    DEFAULT_SLOW_INTERVAL,
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
     EVENT_BUTTON,
@@ -75,6 +77,9 @@ class EspNowGateway:
         self.update_interval = float(
             entry.options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
         )
+        self.slow_interval = float(
+            entry.options.get(CONF_SLOW_INTERVAL, DEFAULT_SLOW_INTERVAL)
+        )
         self.mac = str(entry.unique_id)
         self.unique_prefix = mac_from_str(self.mac).hex()
         self.connection = GatewayConnection(
@@ -93,6 +98,7 @@ class EspNowGateway:
             PeerHooks(
                 loop=hass.loop,
                 update_interval=self.update_interval,
+                slow_interval=self.slow_interval,
                 link_up=lambda: self.connection.connected,
                 counters=self.counters,
                 new_keys=self._peer_new_keys,
@@ -416,6 +422,7 @@ class EspNowGateway:
             "packets_per_second": self.packets_per_second,
             "options": {
                 "update_interval": self.update_interval,
+                "slow_update_interval": self.slow_interval,
                 "auto_add": table.auto_add,
                 "max_peers": table.max_peers,
             },

@@ -150,6 +150,11 @@ class EspNowPeerEntity(Entity):
             and shown[0] == self._written[0]  # availability changes go at once
             and not scheduler.may_write(self._written_at, self._min_interval, now)
         ):
+            # Not yet: but this value must not stay unwritten if the peer falls silent
+            # (may_write() is False only for an entity written before, with a gap).
+            scheduler.write_by(
+                scheduler.due_at(self._written_at or now, self._min_interval or 0.0)
+            )
             return
         self._written = shown
         self._written_at = now

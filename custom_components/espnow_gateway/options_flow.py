@@ -30,9 +30,11 @@ from .const import (
     CONF_MAX_PEERS,
     CONF_PAYLOAD_FORMAT,
     CONF_PEERS,
+    CONF_SLOW_INTERVAL,
     CONF_UPDATE_INTERVAL,
     DEFAULT_AUTO_ADD,
     DEFAULT_MAX_PEERS,
+    DEFAULT_SLOW_INTERVAL,
     DEFAULT_UPDATE_INTERVAL,
     LIMIT_MAX_PEERS,
     MAX_STALE_AFTER,
@@ -74,6 +76,7 @@ class EspNowOptionsFlow(OptionsFlowWithReload):
         if user_input is not None:
             options[CONF_AUTO_ADD] = bool(user_input[CONF_AUTO_ADD])
             options[CONF_UPDATE_INTERVAL] = float(user_input[CONF_UPDATE_INTERVAL])
+            options[CONF_SLOW_INTERVAL] = float(user_input[CONF_SLOW_INTERVAL])
             options[CONF_MAX_PEERS] = int(user_input[CONF_MAX_PEERS])
             return self.async_create_entry(data=options)
         schema = vol.Schema(
@@ -84,6 +87,18 @@ class EspNowOptionsFlow(OptionsFlowWithReload):
                 vol.Required(
                     CONF_UPDATE_INTERVAL,
                     default=options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL),
+                ): NumberSelector(
+                    NumberSelectorConfig(
+                        min=0,
+                        max=MAX_UPDATE_INTERVAL,
+                        step=1,
+                        unit_of_measurement="s",
+                        mode=NumberSelectorMode.BOX,
+                    )
+                ),
+                vol.Required(
+                    CONF_SLOW_INTERVAL,
+                    default=options.get(CONF_SLOW_INTERVAL, DEFAULT_SLOW_INTERVAL),
                 ): NumberSelector(
                     NumberSelectorConfig(
                         min=0,

@@ -99,6 +99,7 @@ class PeerHooks:
 
     loop: asyncio.AbstractEventLoop
     update_interval: float
+    slow_interval: float  # entities of slowly changing values: at least this apart
     link_up: Callable[[], bool]
     counters: GatewayCounters
     new_keys: Callable[[Peer, list[str]], None]  # new measurements or buttons
@@ -141,7 +142,11 @@ class Peer:
         self.stale = False
         self.device_id: str | None = None
         self.scheduler = WriteScheduler(
-            hooks.loop, hooks.update_interval, self._write, phase=write_phase(mac)
+            hooks.loop,
+            hooks.update_interval,
+            self._write,
+            phase=write_phase(mac),
+            slow_interval=hooks.slow_interval,
         )
         self._last_ts = -1
         self._last_payload = b""

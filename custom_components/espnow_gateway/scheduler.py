@@ -10,7 +10,9 @@ each. Every peer has one :class:`WriteScheduler`:
   once per ``URGENT_MIN_GAP``, so a flapping sensor cannot flood.
 * ``flush()``: written now, whatever is due (availability changed).
 * ``may_write()``: whether one entity whose description asks for a minimum gap
-  between its own writes (diagnostics such as signal strength) takes part in a write.
+  between its own writes (slowly changing values, diagnostics such as signal
+  strength) takes part in a write; ``write_by()`` then makes sure the one it skips is
+  written when its gap is over, so that its latest value is never left unwritten.
 
 Each peer writes on its own phase of the interval (from its MAC): a thousand peers
 that all became dirty at once (set-up, a reconnect) do not stay due in the same
@@ -40,6 +42,7 @@ class WriteScheduler:
         "_next",
         "_phase",
         "_write",
+        "slow_interval",
     )
 
     def __init__(
@@ -48,15 +51,18 @@ class WriteScheduler:
         interval: float,
         write: Callable[[], None],
         phase: float = 0.0,
+        slow_interval: float = 0.0,
     ) -> None:
         """Call ``write()`` whenever the entities are to be written.
 
         ``phase`` (0 to 1): where in each interval this peer's scheduled writes fall.
+        ``slow_interval``: the minimum gap of slowly changing values' entities.
         """
         self._loop = loop
         self._interval = interval
         self._write = write
         self._phase = phase % 1.0
+        self.slow_interval = slow_interval
         self._next = 0.0  # loop time from which the next write may happen
         self._last_urgent = -URGENT_MIN_GAP
         self._handle: asyncio.TimerHandle | None = None
@@ -67,12 +73,16 @@ class WriteScheduler:
 
     def dirty(self) -> None:
         """Something changed: write now if due, else once when due."""
-        if self._handle is not None:
-            return
+        handle = self._handle
+        if handle is not None and handle.when() <= self._next:
+            return  # a write is already coming, no later than due
         now = self._loop.time()
         if now >= self._next:
+            self.cancel()
             self._run(now)
         else:
+            # Due before a follow-up write that an entity asked for: sooner.
+            self.cancel()
             self._handle = self._loop.call_at(self._next, self._scheduled)
 
     def urgent(self) -> None:
@@ -116,6 +126,17 @@ class WriteScheduler:
         if min_interval is None or written_at is None or self._interval <= 0:
             return True
         return now - written_at >= max(min_interval, self._interval)
+
+    def write_by(self, when: float) -> None:
+        """Make sure the entities are written again at ``when`` at the latest."""
+        if self._handle is not None and self._handle.when() <= when:
+            return
+        self.cancel()
+        self._handle = self._loop.call_at(when, self._scheduled)
+
+    def due_at(self, written_at: float, min_interval: float) -> float:
+        """When an entity written at ``written_at`` with ``min_interval`` is due."""
+        return written_at + max(min_interval, self._interval)
 
     def _scheduled(self) -> None:
         self._handle = None

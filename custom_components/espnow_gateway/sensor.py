@@ -22,7 +22,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
-from .const import DIAGNOSTIC_INTERVAL
+from .const import DIAGNOSTIC_INTERVAL, SLOWLY_CHANGING_CLASSES
 from .coordinator import EspNowConfigEntry, EspNowGateway
 from .entity import (
     EspNowGatewayEntity,
@@ -172,15 +172,23 @@ PEER_SENSORS: tuple[PeerSensorDescription, ...] = (
 )
 
 
-def measurement_description(info: MeasurementInfo) -> SensorEntityDescription:
+@dataclass(frozen=True, kw_only=True)
+class MeasurementSensorDescription(SensorEntityDescription):
+    """A decoded measurement; slowly changing ones are written less often."""
+
+    slowly_changing: bool = False
+
+
+def measurement_description(info: MeasurementInfo) -> MeasurementSensorDescription:
     """Describe the sensor entity of a decoded measurement."""
     return describe_measurement(
         info,
-        SensorEntityDescription,
+        MeasurementSensorDescription,
         SensorDeviceClass,
         native_unit_of_measurement=info.unit,
         state_class=enum_member(SensorStateClass, info.state_class),
         suggested_display_precision=info.precision,
+        slowly_changing=info.device_class in SLOWLY_CHANGING_CLASSES,
     )
 
 
@@ -257,6 +265,8 @@ class MeasurementSensor(EspNowPeerEntity, RestoreSensor):
         """Initialize from the measurement's description."""
         description = measurement_description(info)
         super().__init__(peer, description)
+        if description.slowly_changing and peer.scheduler.slow_interval > 0:
+            self._min_interval = peer.scheduler.slow_interval
         self._timestamp = description.device_class is SensorDeviceClass.TIMESTAMP
         # Home Assistant refuses a non-numeric or non-finite state for these (the
         # write fails); a peer may still send one: a JSON member that was a number

@@ -59,8 +59,13 @@ async def gateway(
 
 @pytest.fixture
 def entry_options() -> dict[str, Any]:
-    """Options of the config entry."""
-    return {}
+    """Options of the config entry.
+
+    Slowly changing values (temperature...) are written like every other value
+    here: these tests use them to test the update interval itself; the slow
+    interval has tests of its own.
+    """
+    return {"slow_update_interval": 0.0}
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from custom_components.espnow_gateway.const import (
     CONF_MAX_PEERS,
     CONF_PAYLOAD_FORMAT,
     CONF_PEERS,
+    CONF_SLOW_INTERVAL,
     CONF_UPDATE_INTERVAL,
     DOMAIN,
 )
@@ -684,12 +685,18 @@ async def test_options_settings_reload(
     result = await options_step(
         hass,
         result,
-        {CONF_AUTO_ADD: False, CONF_UPDATE_INTERVAL: 30, CONF_MAX_PEERS: 20},
+        {
+            CONF_AUTO_ADD: False,
+            CONF_UPDATE_INTERVAL: 30,
+            CONF_SLOW_INTERVAL: 120,
+            CONF_MAX_PEERS: 20,
+        },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options == {
         CONF_AUTO_ADD: False,
         CONF_UPDATE_INTERVAL: 30.0,
+        CONF_SLOW_INTERVAL: 120.0,
         CONF_MAX_PEERS: 20,
     }
     await hass.async_block_till_done()
@@ -699,10 +706,12 @@ async def test_options_settings_reload(
     assert (
         gateway.table.auto_add,
         gateway.update_interval,
+        gateway.slow_interval,
         gateway.table.max_peers,
     ) == (
         False,
         30.0,
+        120.0,
         20,
     )
 
@@ -835,6 +844,7 @@ async def test_options_ignored_peers(
         gateway.table.approve(mac)
         gateway.table.remove(mac)  # its device was deleted: ignored from now on
     assert gateway.table.ignored == {NEW_PEER, kept}
+    options_before = dict(entry.options)
 
     result = await options_menu(hass, entry)
     result = await options_step(hass, result, {"next_step_id": "ignored"})
@@ -846,7 +856,7 @@ async def test_options_ignored_peers(
 
     result = await options_step(hass, result, {"restore": [NEW_PEER]})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options == {}
+    assert entry.options == options_before  # unchanged
     await hass.async_block_till_done()
     assert entry.runtime_data is gateway  # options unchanged: no reload
     assert gateway.table.ignored == {kept}

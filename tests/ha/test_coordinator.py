@@ -1061,3 +1061,36 @@ async def test_runtime_corner_cases(
     runtime.table.update_device(loose)
     runtime._peer_event(loose, ButtonEvent("button", "press"))
     assert not events
+
+
+@pytest.mark.freeze_time(FROZEN)
+@pytest.mark.usefixtures("frozen_time_link")
+@pytest.mark.parametrize("entry_options", [{}])  # the defaults: slow values at 30 s
+async def test_slowly_changing_values_are_written_less_often(
+    hass: HomeAssistant,
+    *,
+    gateway: PtyGateway,
+    gateway_clock: GatewayClock,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Temperature at most every 30 s, power every 5 s; the last value always lands."""
+    entry = init_integration
+    await send_frame(hass, gateway, entry, OTHER_MAC, doc(temperature=20, power=0))
+    temperature = entity_id_of(hass, "sensor", "temperature", OTHER_MAC)
+    power = entity_id_of(hass, "sensor", "power", OTHER_MAC)
+    temperature_writes = state_writes(hass, temperature)
+    power_writes = state_writes(hass, power)
+    for second in range(1, 40):
+        gateway_clock.advance(1)
+        await tick(hass, freezer, 1)
+        await send_frame(
+            hass, gateway, entry, OTHER_MAC, doc(temperature=20 + second, power=second)
+        )
+    # 40 s of one frame a second: power every 5 s, temperature once (at 30 s).
+    assert len(power_writes) >= 7
+    assert len(temperature_writes) == 1
+    # The peer falls silent: its latest temperature is still written when due.
+    await tick(hass, freezer, 31)
+    assert hass.states.get(temperature).state == "59"
+    assert hass.states.get(power).state == "39"

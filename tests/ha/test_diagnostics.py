@@ -71,7 +71,9 @@ async def test_entry_diagnostics(
         hass, hass_client, init_integration
     )
     assert BINDKEY not in str(diagnostics)
-    assert diagnostics == snapshot(exclude=props("port"))
+    # How many chunks the pty delivered the frames in is up to the kernel.
+    assert diagnostics["gateway"]["link"]["reads"] >= 1
+    assert diagnostics == snapshot(exclude=props("port", "reads"))
 
 
 async def test_device_diagnostics(

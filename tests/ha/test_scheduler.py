@@ -144,3 +144,22 @@ def test_reset_and_cancel() -> None:
     assert writes == [1000.0, 1021.0]
     scheduler.flush()
     assert writes == [1000.0, 1021.0, 1021.0]
+
+
+def test_a_follow_up_write_never_delays_a_sooner_one() -> None:
+    """An entity's own longer gap asks for a later write; the peer's stay on time."""
+    loop = ManualLoop()
+    scheduler, writes = make(loop, 5.0, 0.0)
+    scheduler.dirty()  # written at 1000; the next slot is 1005
+    scheduler.write_by(1030.0)  # a slowly changing value skipped: due at 1030
+    loop.advance(1.0)
+    scheduler.dirty()
+    loop.advance(10.0)
+    assert writes == [1000.0, 1005.0]
+    scheduler.write_by(1030.0)  # asked again at the write: nothing else is due
+    loop.advance(30.0)
+    assert writes == [1000.0, 1005.0, 1030.0]
+    scheduler.write_by(1100.0)
+    scheduler.write_by(1050.0)  # the sooner of two requests wins
+    loop.advance(30.0)
+    assert writes == [1000.0, 1005.0, 1030.0, 1050.0]
