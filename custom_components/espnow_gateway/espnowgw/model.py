@@ -34,6 +34,10 @@ class PayloadKind(StrEnum):
     BTHOME = "bthome"
     JSON = "json"
     RAW = "raw"
+    ESPHOME = "esphome"
+    """ESPHome ``packet_transport`` (``platform: espnow``) frames."""
+    ESPNOW_CTRL = "espnow_ctrl"
+    """Espressif's ``esp-now`` component frames (20-byte header, ``espnow_ctrl``)."""
 
 
 class PayloadFormat(StrEnum):
@@ -43,6 +47,8 @@ class PayloadFormat(StrEnum):
     BTHOME = "bthome"
     JSON = "json"
     RAW = "raw"
+    ESPHOME = "esphome"
+    ESPNOW_CTRL = "espnow_ctrl"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +85,23 @@ class ButtonEvent:
 class DecodedPayload:
     """Everything decoded from one frame.
 
-    ``packet_id`` (BTHome object 0x00, JSON ``packet_id``/``seq``/``id``) is for the
-    coordinator's duplicate suppression: the decoders report every frame, repeats
-    included. ``decryption_failed``: encrypted, but the key is missing or wrong
-    or the counter was replayed; no values. ``error``: the format claimed the
-    payload but it is malformed (values decoded before the damage may be present).
+    ``packet_id`` (BTHome object 0x00, JSON ``packet_id``/``seq``/``id``, esp-now
+    ``(type << 16) | magic``) is for the coordinator's duplicate suppression: the
+    decoders report every frame, repeats included. ``decryption_failed``:
+    encrypted, but the key is missing or wrong or the counter was replayed; no
+    values. ``error``: the format claimed the payload but it is malformed (values
+    decoded before the damage may be present).
+
+    Added for ESPHome and Espressif's esp-now component:
+
+    * ``name``: the name the sender declares for itself in every frame (ESPHome's
+      hostname, its ``esphome: name:``); ``None`` for formats without one. It is a
+      claim, not an identity: bind it to the radio source MAC.
+    * ``replayed``: the frame's rolling code (ESPHome) is not newer than the last
+      one accepted from that sender; always with ``decryption_failed``, no values.
+    * ``repeat``: the frame is a retransmission of one this peer's decoder already
+      decoded (esp-now's repeats, recognised by type and magic); no values, so a
+      repeated button press is reported once.
     """
 
     kind: PayloadKind
@@ -94,6 +112,9 @@ class DecodedPayload:
     decryption_failed: bool = False
     error: str | None = None
     firmware: str | None = None  # the sender's firmware version, where it tells
+    name: str | None = None
+    replayed: bool = False
+    repeat: bool = False
 
 
 RAW_PAYLOAD: Final = DecodedPayload(kind=PayloadKind.RAW)

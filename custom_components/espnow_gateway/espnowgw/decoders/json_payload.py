@@ -266,7 +266,8 @@ def normalize_key(raw: str) -> str:
     return slug[:MAX_KEY_LENGTH].rstrip("_")
 
 
-def _lookup[T](table: Mapping[str, T], name: str) -> T | None:
+def lookup_spec[T](table: Mapping[str, T], name: str) -> T | None:
+    """Look ``name`` up in :data:`SENSOR_SPECS` or :data:`BINARY_SPECS` (trailing number ignored)."""
     found = table.get(name)
     if found is None:
         stripped = _TRAILING_NUMBER.sub("", name)
@@ -342,14 +343,14 @@ def _binary(
 def _measurement(key: str, name: str, value: object) -> model.Measurement | None:
     """Describe ``value`` (member ``key``, looked up as ``name``), or ``None`` to skip."""
     if isinstance(value, bool):
-        return _binary(key, _lookup(BINARY_SPECS, name), value)
+        return _binary(key, lookup_spec(BINARY_SPECS, name), value)
     if isinstance(value, (int, float)):
         if isinstance(value, float) and not math.isfinite(value):
             return None
-        binary = _lookup(BINARY_SPECS, name)
+        binary = lookup_spec(BINARY_SPECS, name)
         if binary is not None and binary[2]:
             return _binary(key, binary, value != 0)
-        device_class, unit, state_class = _lookup(SENSOR_SPECS, name) or _GENERIC_SENSOR
+        device_class, unit, state_class = lookup_spec(SENSOR_SPECS, name) or _GENERIC_SENSOR
         return model.Measurement(
             key=key,
             value=value,
