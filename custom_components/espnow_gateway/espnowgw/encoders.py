@@ -97,7 +97,7 @@ class EsphomeNode:
         sensors: Iterable[tuple[str, float]] = (),
         binary_sensors: Iterable[tuple[str, bool]] = (),
     ) -> list[bytes]:
-        """The frames of one send: sensor records, then binary-sensor records."""
+        """Return the frames of one send: sensor records, then binary-sensor records."""
         records = [
             bytes([esphome.SENSOR_KEY])
             + struct.pack("<f", math.nan if value is None else value)
@@ -121,7 +121,7 @@ class EsphomeNode:
         return frames
 
     def ping(self, ping_key: int) -> bytes:
-        """A ping request (what a consumer node broadcasts): no values."""
+        """Return a ping request (what a consumer node broadcasts): no values."""
         return (
             esphome.MAGIC_PING
             + bytes([len(self._name)])
@@ -148,7 +148,7 @@ def espnow_frame(
     filter_adjacent_channel: bool = False,
     filter_weak_signal: bool = False,
 ) -> bytes:
-    """An esp-now component frame: the 20-byte header and ``payload``.
+    """Return an esp-now component frame: the 20-byte header and ``payload``.
 
     The defaults are ``espnow_ctrl``'s initiator frame head (``g_initiator_frame``).
     """
@@ -180,7 +180,7 @@ def espnow_ctrl_payload(
     *,
     frame_head: bytes | None = None,
 ) -> bytes:
-    """An ``espnow_ctrl_data_t``: two 32-bit attributes and a 32-bit value.
+    """Return an ``espnow_ctrl_data_t``: two 32-bit attributes and a 32-bit value.
 
     ``frame_head`` (6 bytes): the copy that firmware built with
     ``CONFIG_ESPNOW_CONTROL_AUTO_CHANNEL_SENDING`` puts first (then 2 bytes of

@@ -178,7 +178,7 @@ def parse_header(payload: bytes) -> Header | None:
     if size < 4 or size > MAX_PAYLOAD:
         return None
     magic = payload[:2]
-    if magic != MAGIC_DATA and magic != MAGIC_PING:
+    if magic not in (MAGIC_DATA, MAGIC_PING):
         return None
     length = payload[2]
     end = 3 + length
@@ -209,7 +209,7 @@ class Body:
 
 
 def _shortest(value: float, raw: bytes) -> float:
-    """The shortest decimal that maps back to the f32 ``raw`` (``value``, finite)."""
+    """Return the shortest decimal that maps back to the f32 ``raw`` (``value``, finite)."""
     for digits in (6, 7, 8):
         candidate = float(f"{value:.{digits}g}")
         if _F32.pack(candidate) == raw:
@@ -286,7 +286,9 @@ def parse_body(body: bytes) -> Body | str:
             pos = end
         else:
             return f"unknown record key 0x{key:02x}"
-    return Body(rolling_code=code, sensors=tuple(sensors), binary_sensors=tuple(binaries))
+    return Body(
+        rolling_code=code, sensors=tuple(sensors), binary_sensors=tuple(binaries)
+    )
 
 
 class RollingCodes:
@@ -349,7 +351,7 @@ class EntityGuess:
 
 
 def _candidates(slug: str) -> list[str]:
-    """The id, its suffixes, its prefixes, then its single words (right to left)."""
+    """Return the id, its suffixes, its prefixes, then its words (right to left)."""
     words = [word for word in slug.split("_") if word]
     found = ["_".join(words[i:]) for i in range(len(words))]
     found += ["_".join(words[:i]) for i in range(len(words) - 1, 0, -1)]
@@ -482,6 +484,6 @@ def scan(payload: bytes, header: Header | None = None) -> tuple[bool, int | None
 
 
 def state_of(codes: RollingCodes) -> dict[str, Any]:
-    """The per-peer state to persist: ``{"esphome_rolling_codes": {...}}`` or ``{}``."""
+    """Return the state to persist: ``{"esphome_rolling_codes": {...}}`` or ``{}``."""
     exported = codes.export()
     return {"esphome_rolling_codes": exported} if exported else {}

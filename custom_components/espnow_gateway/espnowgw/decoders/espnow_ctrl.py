@@ -280,9 +280,7 @@ def _values(
     return tuple(measurements), tuple(events)
 
 
-def decode(
-    payload: bytes, *, mac: bytes, recent: RecentFrames
-) -> model.DecodedPayload:
+def decode(payload: bytes, *, mac: bytes, recent: RecentFrames) -> model.DecodedPayload:
     """Decode one frame from the peer ``mac`` (see the module docstring).
 
     ``recent`` is the peer's repeat memory, updated here. Never raises.

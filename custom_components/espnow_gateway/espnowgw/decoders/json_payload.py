@@ -350,7 +350,9 @@ def _measurement(key: str, name: str, value: object) -> model.Measurement | None
         binary = lookup_spec(BINARY_SPECS, name)
         if binary is not None and binary[2]:
             return _binary(key, binary, value != 0)
-        device_class, unit, state_class = lookup_spec(SENSOR_SPECS, name) or _GENERIC_SENSOR
+        device_class, unit, state_class = (
+            lookup_spec(SENSOR_SPECS, name) or _GENERIC_SENSOR
+        )
         return model.Measurement(
             key=key,
             value=value,
