@@ -3,7 +3,9 @@
 It speaks the protocol on a pseudo-terminal (the host opens the slave path, or a stable
 symlink to it, exactly like a USB serial port) or on a TCP port (``socket://host:port``)
 and simulates ESP-NOW peers: BTHome v2, JSON and raw payloads at configurable rates,
-button presses repeated like real remotes do, RSSI drift, bursts, corrupted bytes on
+ESPHome ``packet_transport`` nodes (clear, encrypted with a rolling code, and one whose
+sensors span two frames) and an Espressif ``esp-now`` button (``espnow_ctrl``, each
+press repeated as the component does), button presses repeated like real remotes do, RSSI drift, bursts, corrupted bytes on
 the wire, and unplugging/replugging the gateway. Everything random comes from one
 seeded ``random.Random``, so a run is reproducible.
 
@@ -33,6 +35,8 @@ import time
 import tty
 from typing import Final, Literal
 
+from espnowgw.decoders import espnow_ctrl
+from espnowgw.encoders import EsphomeNode, espnow_ctrl_payload, espnow_frame
 from espnowgw.mac import BROADCAST, mac_to_str
 from espnowgw.messages import (
     MAX_PAYLOAD,
@@ -61,8 +65,29 @@ from espnowgw.messages import (
 
 _LOGGER = logging.getLogger(__name__)
 
-type PayloadKind = Literal["bthome", "json", "raw"]
+type PayloadKind = Literal[
+    "bthome",
+    "json",
+    "raw",
+    "esphome",
+    "esphome_encrypted",
+    "esphome_multi",
+    "espnow_button",
+]
 PAYLOAD_KINDS: Final[tuple[PayloadKind, ...]] = ("bthome", "json", "raw")
+"""The kinds simulated by default."""
+ALL_KINDS: Final[tuple[PayloadKind, ...]] = (
+    *PAYLOAD_KINDS,
+    "esphome",
+    "esphome_encrypted",
+    "esphome_multi",
+    "espnow_button",
+)
+ESPHOME_KEY: Final = "simulated-esphome-key"
+"""The ``encryption: key:`` of the ``esphome_encrypted`` nodes (rolling code on)."""
+ESPHOME_MULTI_FRAME_SIZE: Final = 72
+"""The ``esphome_multi`` node's largest frame: its five sensors take two frames."""
+ESPNOW_REPEATS: Final = 10  # the esp-now component's default retransmit count
 ALL_CAPABILITIES: Final = (
     Capability.SEND
     | Capability.PEERS
@@ -116,6 +141,8 @@ class SimPeer:
     humidity: float = 45.0
     battery: int = 100
     credit: float = 0.0  # fractional frames owed by the rate schedule
+    esphome: EsphomeNode | None = None  # the ESPHome kinds' sender, made on first use
+    motion: bool = False  # the ESPHome nodes' binary sensor: on while pressed
 
 
 @dataclass
@@ -313,7 +340,11 @@ class SimulatedGateway:
     # ---- simulated peers --------------------------------------------------------
 
     def peer_payload(self, peer: SimPeer, *, press: bool = False) -> bytes:
-        """Build the next payload of ``peer`` (advances its state)."""
+        """Build the next payload of ``peer`` (advances its state; the first frame)."""
+        return self.peer_frames(peer, press=press)[0]
+
+    def peer_frames(self, peer: SimPeer, *, press: bool = False) -> list[bytes]:
+        """Build the next frames of ``peer`` (one, except a multi-frame ESPHome node)."""
         rng = self.rng
         peer.packet_id = (peer.packet_id + 1) & 0xFF
         peer.temperature = min(35.0, max(5.0, peer.temperature + rng.gauss(0, 0.05)))
@@ -334,7 +365,7 @@ class SimulatedGateway:
             )
             if press:
                 body += bytes((0x3A, _BTHOME_PRESS))
-            return b"\x40" + body
+            return [b"\x40" + body]
         if peer.kind == "json":
             doc: dict[str, object] = {
                 "temperature": round(peer.temperature, 2),
@@ -344,22 +375,78 @@ class SimulatedGateway:
             }
             if press:
                 doc["button"] = "press"
-            return json.dumps(doc, separators=(",", ":")).encode()
-        return rng.randbytes(self.config.raw_size)
+            return [json.dumps(doc, separators=(",", ":")).encode()]
+        if peer.kind == "espnow_button":
+            return [self._espnow_button_frame(peer, press=press)]
+        if peer.kind != "raw":
+            return self._esphome_frames(peer, press=press)
+        return [rng.randbytes(self.config.raw_size)]
+
+    def _esphome_frames(self, peer: SimPeer, *, press: bool) -> list[bytes]:
+        """Build an ESPHome node's send: every sensor, and ``motion`` (on while pressed)."""
+        if peer.esphome is None:
+            suffix = peer.mac[-2:].hex()
+            match peer.kind:
+                case "esphome_encrypted":
+                    peer.esphome = EsphomeNode(
+                        f"sim-secret-{suffix}", key=ESPHOME_KEY, rolling_code=True
+                    )
+                case "esphome_multi":
+                    peer.esphome = EsphomeNode(
+                        f"sim-multi-{suffix}", max_size=ESPHOME_MULTI_FRAME_SIZE
+                    )
+                case _:
+                    peer.esphome = EsphomeNode(f"sim-esphome-{suffix}")
+        peer.motion = press
+        sensors = [
+            ("temperature", round(peer.temperature, 2)),
+            ("humidity", round(peer.humidity, 1)),
+            ("battery", float(peer.battery)),
+        ]
+        if peer.kind == "esphome_multi":
+            sensors += [("pressure", 1013.25), ("illuminance", 320.0)]
+        return peer.esphome.frames(sensors, [("motion", peer.motion)])
+
+    def _espnow_button_frame(self, peer: SimPeer, *, press: bool) -> bytes:
+        """Build an esp-now button frame: a press (KEY_1 -> POWER toggle) or its battery."""
+        if press:
+            data = espnow_ctrl_payload(
+                espnow_ctrl.ATTRIBUTE_KEY_1, espnow_ctrl.ATTRIBUTE_POWER, 2
+            )
+        else:
+            data = espnow_ctrl_payload(
+                espnow_ctrl.ATTRIBUTE_BATTERY_LEVEL, 0, peer.battery
+            )
+        return espnow_frame(
+            espnow_ctrl.FrameType.CONTROL_DATA,
+            data,
+            src=peer.mac,
+            magic=self.rng.getrandbits(16),
+            retransmit_count=ESPNOW_REPEATS,
+        )
 
     def emit_from(self, peer: SimPeer, *, press: bool | None = None) -> int:
-        """Send one frame of ``peer`` (repeated if it is a button press); return frames."""
+        """Send one frame of ``peer`` (repeated if it is a button press); return frames.
+
+        A press is repeated ``repeats`` times (``ESPNOW_REPEATS`` for the esp-now
+        button, as the component does); a multi-frame ESPHome node sends its frames.
+        """
         if press is None:
             press = (
                 peer.kind != "raw"
                 and self.rng.random() < self.config.button_probability
             )
-        payload = self.peer_payload(peer, press=press)
+        frames = self.peer_frames(peer, press=press)
         peer.rssi = min(-30.0, max(-95.0, peer.rssi + self.rng.gauss(0, 1.0)))
-        count = self.config.repeats if press else 1
+        count = 1  # ESPHome nodes do not repeat a send
+        if press and peer.kind == "espnow_button":
+            count = ESPNOW_REPEATS
+        elif press and peer.kind in ("bthome", "json"):
+            count = self.config.repeats
         for _ in range(count):
-            self.packet(peer.mac, payload, round(peer.rssi))
-        return count
+            for payload in frames:
+                self.packet(peer.mac, payload, round(peer.rssi))
+        return count * len(frames)
 
     def emit_traffic(self, frames: int) -> None:
         """Send ``frames`` peer frames at once, round-robin over the peers."""
@@ -640,7 +727,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--peers", type=int, default=4)
     parser.add_argument("--rate", type=float, default=0.2, help="frames/s per peer")
     parser.add_argument(
-        "--kinds", default="bthome,json,raw", help="payload kinds, round-robin"
+        "--kinds",
+        default="bthome,json,raw",
+        help=f"payload kinds, round-robin, of: {','.join(ALL_KINDS)}",
     )
     parser.add_argument("--raw-size", type=int, default=16)
     parser.add_argument("--button-probability", type=float, default=0.1)
@@ -661,8 +750,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     kinds = tuple(args.kinds.split(","))
-    if not kinds or any(kind not in PAYLOAD_KINDS for kind in kinds):
-        parser.error(f"--kinds: choose from {','.join(PAYLOAD_KINDS)}")
+    if not kinds or any(kind not in ALL_KINDS for kind in kinds):
+        parser.error(f"--kinds: choose from {','.join(ALL_KINDS)}")
     args.kinds = kinds
     return args
 

@@ -510,3 +510,21 @@ def test_esphome_shaped_bytes_stay_within_limits(
         assert not decoded.measurements
     if decoded.measurements or decoded.decryption_failed:
         assert decoded.name == host
+
+
+def test_the_test_encoder_reboots_and_pings_like_esphome() -> None:
+    """Rolling codes across a reboot, and a consumer's ping request, byte for byte."""
+    frames = _frames("rolling code across restarts")
+    node = EsphomeNode("rolling-node", key="rolling-secret", rolling_code=True)
+    built = [
+        node.frames([("temperature", 20.0 + step), ("battery", 99.0)], [("occupancy", False)])[0]
+        for step in range(3)
+    ]
+    node.reboot()  # the states start again from the configuration's (20.0)
+    built += [
+        node.frames([("temperature", 20.0), ("battery", 99.0)], [("occupancy", step == 1)])[0]
+        for step in range(2)
+    ]
+    assert built == [frames[0], frames[1], frames[2], frames[3], frames[6]]
+    ping = CASES["ping key echoed"]["steps"][0]
+    assert EsphomeNode("consumer-node").ping(0x1234ABCD).hex() == ping["frame"]
