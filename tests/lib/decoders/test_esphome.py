@@ -95,7 +95,8 @@ def test_every_vector_decodes_to_what_esphome_published(name: str) -> None:
             continue
         frame = bytes.fromhex(step["frame"])
         assert detect_kind(frame) is PayloadKind.ESPHOME
-        assert decoder.scan(frame) == ("ping_from" not in step, None)
+        scan = decoder.scan(frame)
+        assert scan == ("ping_from" not in step, None, PayloadKind.ESPHOME)
         _check_step(decoder.decode(frame), case, step)
 
 
@@ -390,6 +391,7 @@ def test_forced_format_on_something_else() -> None:
     assert PeerDecoder(MAC, payload_format=PayloadFormat.ESPHOME).scan(b"{}") == (
         False,
         None,
+        PayloadKind.ESPHOME,
     )
 
 
@@ -453,8 +455,7 @@ def test_encoded_nodes_round_trip(
     decoder = PeerDecoder(MAC, esphome_key=key)
     got: dict[str, Measurement] = {}
     for frame in node.frames(sensors, binaries):
-        urgent, packet_id = decoder.scan(frame)
-        assert (urgent, packet_id) == (True, None)
+        assert decoder.scan(frame) == (True, None, PayloadKind.ESPHOME)
         decoded = decoder.decode(frame)
         assert decoded.error is None
         assert not decoded.decryption_failed
@@ -497,8 +498,9 @@ def test_esphome_shaped_bytes_stay_within_limits(
     header = magic + bytes([len(host)]) + host.encode()
     payload = header + bytes(-len(header) % 4) + rest
     decoder = PeerDecoder(MAC, esphome_key=key)
-    urgent, packet_id = decoder.scan(payload)
+    urgent, packet_id, kind = decoder.scan(payload)
     decoded = decoder.decode(payload)
+    assert kind is decoded.kind
     assert packet_id is None and decoded.packet_id is None
     assert decoded.error != "decoder error"
     assert len(decoded.measurements) <= (esphome.MAX_PAYLOAD - 4) // 4

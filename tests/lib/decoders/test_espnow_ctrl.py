@@ -62,8 +62,9 @@ def test_every_vector_in_order() -> None:
     for case in VECTORS["cases"]:
         frame = _frame(case)
         expect = case["expect"]
-        urgent, packet_id = decoder.scan(frame)
+        urgent, packet_id, kind = decoder.scan(frame)
         decoded = decoder.decode(frame)
+        assert kind is decoded.kind
         name = case["name"]
         if expect.get("auto") == "raw":
             assert detect_kind(frame, MAC) is PayloadKind.RAW, name
@@ -162,13 +163,13 @@ def test_forced_format_on_something_else() -> None:
     assert decoder.decode(b"{}") == DecodedPayload(
         kind=PayloadKind.ESPNOW_CTRL, error="not an esp-now component frame"
     )
-    assert decoder.scan(b"{}") == (False, None)
+    assert decoder.scan(b"{}") == (False, None, PayloadKind.ESPNOW_CTRL)
 
 
 @given(st.binary(max_size=1500), st.sampled_from([PayloadFormat.AUTO, PayloadFormat.ESPNOW_CTRL]))
 def test_decode_never_raises(payload: bytes, payload_format: PayloadFormat) -> None:
     decoder = PeerDecoder(MAC, payload_format=payload_format)
-    urgent, packet_id = decoder.scan(payload)
+    urgent, packet_id, _kind = decoder.scan(payload)
     decoded = decoder.decode(payload)
     assert decoded.error != "decoder error"
     if not urgent:
@@ -200,9 +201,9 @@ def test_frames_from_the_peer_stay_within_limits(
     frame = frame[:4] + (bits & 0xFFFFFFFF).to_bytes(4, "little") + frame[8:]
     decoder = PeerDecoder(MAC)
     for _ in range(1 + twice):
-        urgent, packet_id = decoder.scan(frame)
+        urgent, packet_id, kind = decoder.scan(frame)
         decoded = decoder.decode(frame)
-        assert decoded.kind is PayloadKind.ESPNOW_CTRL
+        assert decoded.kind is kind is PayloadKind.ESPNOW_CTRL
         assert packet_id == decoded.packet_id == (frame_type << 16) | magic
         if not urgent:
             assert not decoded.events and not decoded.measurements
