@@ -441,7 +441,7 @@ class SimulatedGateway:
         count = 1  # ESPHome nodes do not repeat a send
         if press and peer.kind == "espnow_button":
             count = ESPNOW_REPEATS
-        elif press and peer.kind in ("bthome", "json"):
+        elif press and peer.kind in PAYLOAD_KINDS:
             count = self.config.repeats
         for _ in range(count):
             for payload in frames:

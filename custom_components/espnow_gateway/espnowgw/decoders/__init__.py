@@ -1,7 +1,8 @@
 """Payload decoders: ESP-NOW payload bytes to measurements and events.
 
 :mod:`.formats` detects a payload's format and holds the per-peer decoder;
-:mod:`.bthome` and :mod:`.json_payload` decode one format each. What they produce is
+:mod:`.bthome`, :mod:`.json_payload`, :mod:`.esphome` (ESPHome packet_transport) and
+:mod:`.espnow_ctrl` (Espressif's esp-now component) decode one format each. What they produce is
 defined in :mod:`espnowgw.model` (re-exported here for the decoders' users).
 """
 
