@@ -43,9 +43,14 @@ _READY: Final = re.compile(
 _STATS: Final = re.compile(rb"espnow-gw-host: exit Stats (.*)")
 
 
-def build(out: Path, *, sanitize: bool = False) -> Path:
-    """Build the host gateway into ``out`` (optimised, or under ASan+UBSan)."""
-    target = out / "san" / "espnow-gw-host" if sanitize else out / "espnow-gw-host"
+def build(
+    out: Path, *, sanitize: bool = False, program: str = "espnow-gw-host"
+) -> Path:
+    """Build the host gateway (or another program of firmware/Makefile) into ``out``.
+
+    Optimised, or with ``sanitize`` under ASan+UBSan (``bthome-encode`` exists only so).
+    """
+    target = out / "san" / program if sanitize else out / program
     make = shutil.which("make")
     if make is None:
         raise RuntimeError("building the host gateway needs make and a C compiler")

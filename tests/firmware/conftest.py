@@ -27,3 +27,11 @@ def host_gateway(
     )
     yield gateway
     gateway.stop()  # raises if the sanitizers found something
+
+
+@pytest.fixture(scope="session")
+def bthome_encode(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example sensor's BTHome encoder as a command-line program."""
+    return build(
+        tmp_path_factory.mktemp("example-build"), sanitize=True, program="bthome-encode"
+    )
