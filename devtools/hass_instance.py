@@ -65,12 +65,16 @@ class HassInstance:
         integration_log_level: str = "info",
         extra_components: dict[str, Path] | None = None,
         extra_config: str = "",
+        python: str | None = None,
+        skip_pip: bool = True,
     ) -> None:
         """Prepare an instance in ``config_dir`` (created if needed).
 
         ``extra_components`` maps more custom integration domains to their folders;
         they are loaded from configuration.yaml (the benchmarks' baselines).
         ``extra_config`` is appended to configuration.yaml as it is.
+        ``python`` is the interpreter that runs Home Assistant (default: this one);
+        ``skip_pip=False`` lets Home Assistant install missing requirements itself.
         """
         self.config_dir = config_dir
         self.port = port or free_port()
@@ -79,6 +83,8 @@ class HassInstance:
         self.integration_log_level = integration_log_level
         self.extra_components = extra_components or {}
         self.extra_config = extra_config
+        self.python = python or sys.executable
+        self.skip_pip = skip_pip
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: asyncio.subprocess.Process | None = None
         self.token: str | None = None
@@ -116,12 +122,12 @@ class HassInstance:
         """Start Home Assistant and wait until its HTTP API answers."""
         self.write_config()
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
+            self.python,
             "-m",
             "homeassistant",
             "--config",
             str(self.config_dir),
-            "--skip-pip",
+            *(["--skip-pip"] if self.skip_pip else []),
             # Not the repository: its custom_components would shadow the config's.
             cwd=self.config_dir,
             stdout=stdout if stdout is not None else asyncio.subprocess.DEVNULL,
