@@ -19,7 +19,8 @@ a pty goes through what a user's installation does:
   installed has it): a hold release (0x81) reaches the event entity as
   ``long_press_end``; firmware-version objects (0xF1) become the device's
   ``sw_version`` (WebSocket ``config/device_registry/list``);
-- diagnostics download; a reload brings the entities back;
+- diagnostics download; the options flow stores a setting; a reload brings the
+  entities back;
 - disabling the entry unloads it and lets go of the port (probed from here); enabled
   again with the gateway unplugged, set-up finds the port missing (through
   ``usb.async_is_serial_port_present`` where Home Assistant has it, 2026.11+) and

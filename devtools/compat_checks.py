@@ -252,6 +252,14 @@ class CompatRun:
             if not {"entry", "gateway", "stream"} <= diag.keys():
                 raise CheckError(f"diagnostics hold {sorted(diag)}")
             c.detail = "entry, gateway and stream sections"
+        async with self.check("options flow") as c:
+            since = await self._connected_since()
+            await self.hass.set_options(self.entry_id, update_interval=2.0)
+            await self._reloaded(since)
+            options = (await self.hass.diagnostics(self.entry_id))["entry"]["options"]
+            if options.get("update_interval") != 2.0:
+                raise CheckError(f"options after the flow: {options}")
+            c.detail = "update_interval 2 s stored; the entry reloaded"
         await self._reload()
         await self._disable_and_port_missing()
         await self._delete()
@@ -325,6 +333,21 @@ class CompatRun:
             return None
 
         return await _until("the gateway's connection sensor to be on", on)
+
+    async def _connected_since(self) -> str:
+        """Wait for the connection sensor to be on; return since when it is."""
+        entity_id = await self._connected()
+        state = await self.hass.request("GET", f"/api/states/{entity_id}")
+        return str(state["last_changed"])
+
+    async def _reloaded(self, since: str) -> None:
+        """Wait until the entry is loaded again: a new connection sensor state."""
+
+        async def again() -> bool | None:
+            return True if await self._connected_since() != since else None
+
+        await self.wait_entry_state("loaded")
+        await _until("the entry to load again (a new connection state)", again)
 
     async def _entities(self) -> None:
         async with self.check("entities") as c:
@@ -483,19 +506,14 @@ class CompatRun:
     async def _reload(self) -> None:
         async with self.check("reload") as c:
             before = sorted(e["entity_id"] for e in await self.our_entities())
-            connection = await self._connected()
-            path = f"/api/states/{connection}"
-            since = (await self.hass.request("GET", path))["last_changed"]
+            since = await self._connected_since()
             answer = await self.hass.request(
                 "POST", f"/api/config/config_entries/entry/{self.entry_id}/reload"
             )
             if answer.get("require_restart"):
                 raise CheckError("reload asks for a restart")
-            await self.wait_entry_state("loaded")
+            await self._reloaded(since)
             await self._values_shown(self._send_values())
-            await self._connected()
-            if (await self.hass.request("GET", path))["last_changed"] == since:
-                raise CheckError(f"{connection} did not change: no reload happened")
             after = sorted(e["entity_id"] for e in await self.our_entities())
             if after != before:
                 raise CheckError(f"entities changed: {before} -> {after}")
