@@ -182,7 +182,11 @@ class CompatRun:
     async def refresh_devices(self) -> list[dict[str, Any]]:
         """Read the device registry; remember our devices by MAC."""
         devices = await self.socket.call("config/device_registry/list")
-        ours = [d for d in devices if self.entry_id in d["config_entries"]]
+        ours = [
+            d  # config_entries is deprecated (2026.8) for config_entry_id
+            for d in devices
+            if self.entry_id in (d.get("config_entry_id"), *d.get("config_entries", ()))
+        ]
         self.devices = {
             value.lower(): d["id"]
             for d in ours
