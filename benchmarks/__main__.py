@@ -13,6 +13,7 @@ from typing import Any
 
 BENCHMARKS: dict[str, str] = {
     "codec": "benchmarks.codec",
+    "firmware": "benchmarks.firmware",
     "hass": "benchmarks.hass_load",
     "stream": "benchmarks.stream_load",
     "scale": "benchmarks.scale",

@@ -1,0 +1,44 @@
+/* What the gateway core needs from the hardware. firmware/esp-idf implements it
+ * over ESP-NOW and the USB/UART drivers, firmware/host over a pseudo-terminal and a
+ * UDP socket. Every function is called from the gateway task only (the one that calls
+ * gw_service()), except now_us(), which the receive path calls too.
+ *
+ * Results are enum gw_status values: GW_OK, or the status the host should see.
+ */
+#ifndef GW_HAL_H
+#define GW_HAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct gw_hal {
+    void *ctx; /* passed to every function */
+
+    /* Write bytes to the host; return how many were taken (0..len). Must not block
+     * for long: with native USB nothing drains the output while no host listens.
+     * What is not taken is offered again later. */
+    size_t (*host_write)(void *ctx, const uint8_t *data, size_t len);
+
+    /* Start sending an ESP-NOW frame. GW_OK means started: the result follows with
+     * gw_radio_sent(). Any other status is the final answer (no gw_radio_sent()). */
+    uint8_t (*radio_send)(void *ctx, const uint8_t dst[6], const uint8_t *payload, uint16_t len);
+
+    /* Move the radio to channel 1..14 (the core checks the range). */
+    uint8_t (*set_channel)(void *ctx, uint8_t channel);
+
+    /* Register a peer, or update it if it is registered. channel 0: the current one.
+     * lmk: 16-byte local master key, or NULL for an unencrypted peer. */
+    uint8_t (*add_peer)(void *ctx, const uint8_t mac[6], uint8_t channel, const uint8_t *lmk);
+
+    /* Unregister a peer: GW_OK, or GW_UNKNOWN_PEER if it is not registered. */
+    uint8_t (*remove_peer)(void *ctx, const uint8_t mac[6]);
+
+    /* Microseconds since boot, monotonic. */
+    uint64_t (*now_us)(void *ctx);
+
+    /* Free heap now and the lowest since boot, bytes. */
+    uint32_t (*free_heap)(void *ctx);
+    uint32_t (*min_free_heap)(void *ctx);
+} gw_hal_t;
+
+#endif
