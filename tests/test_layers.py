@@ -179,3 +179,33 @@ def test_no_import_circle_in_the_library() -> None:
 
 def test_nothing_of_the_development_tools_ships() -> None:
     assert not [p for p in PACKAGE.rglob("*.py") if p.stem == "simulator"]
+
+
+FIRMWARE_CORE = REPO / "firmware" / "core"
+C_LIBRARY_HEADERS = {
+    "stdarg.h",
+    "stdatomic.h",
+    "stdbool.h",
+    "stddef.h",
+    "stdint.h",
+    "stdio.h",
+    "stdlib.h",
+    "string.h",
+}
+
+
+def test_firmware_core_is_portable() -> None:
+    """The core includes only the C library and its own headers: no ESP-IDF."""
+    files = sorted([*FIRMWARE_CORE.glob("*.c"), *FIRMWARE_CORE.glob("*.h")])
+    assert files
+    own = {path.name for path in files}
+    for path in files:
+        for line in path.read_text().splitlines():
+            if not line.lstrip().startswith("#include"):
+                continue
+            header = line.split("#include", 1)[1].strip()
+            name = header.strip('<>"')
+            if header.startswith('"'):
+                assert name in own, f"{path.name}: {line}"
+            else:
+                assert name in C_LIBRARY_HEADERS, f"{path.name}: {line}"

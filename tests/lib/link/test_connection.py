@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from espnowgw.connection import is_local_path, CommandFailedError, ConnectError, ConnectErrorReason, GatewayBusyError, GatewayConnection, GatewayTimeoutError, LinkConfig, LinkState, NotConnectedError, probe
+from espnowgw.connection import READ_SIZE, is_local_path, CommandFailedError, ConnectError, ConnectErrorReason, GatewayBusyError, GatewayConnection, GatewayTimeoutError, LinkConfig, LinkState, NotConnectedError, probe
 from espnowgw.mac import BROADCAST
 from espnowgw.messages import Capability, Hello, Log, LogLevel, Packet, Send, Stats, Status
 from devtools.simulator import PtyGateway, SimulatorConfig
@@ -213,6 +213,19 @@ async def test_port_not_found(tmp_path: Path, make_connection: Factory) -> None:
     with pytest.raises(ConnectError) as err:
         await make_connection(str(tmp_path / "nothing")).connect()
     assert err.value.reason is ConnectErrorReason.NOT_FOUND
+
+
+async def test_reads_are_sized_for_frames_not_for_megabytes(
+    gateway: PtyGateway, make_connection: Factory, recorder: Recorder
+) -> None:
+    """A serial port is read 16 KiB at a time (not serialx's 256 KiB): see READ_SIZE."""
+    conn = make_connection(gateway.url)
+    await conn.connect()
+    assert conn._transport is not None
+    assert conn._transport.max_size == READ_SIZE  # type: ignore[attr-defined]
+    gateway.gateway.emit_traffic(200)  # 50 KB of frames: several reads, none lost
+    await recorder.wait_for(lambda: len(recorder.packets) >= 200)
+    assert [p.seq for p in recorder.packets] == list(range(200))
 
 
 async def test_port_busy(gateway: PtyGateway, make_connection: Factory) -> None:
