@@ -15,6 +15,7 @@ import contextlib
 from pathlib import Path
 import signal
 import sys
+from typing import Any
 
 from devtools.simulator import PAYLOAD_KINDS, PtyGateway, SimulatorConfig, run_traffic
 
@@ -22,6 +23,7 @@ from . import instance_checks
 from .hass_instance import PASSWORD, REPO, USERNAME, HassInstance
 
 DASHBOARD = "espnow-gateway"
+DASHBOARD_VIEW = "packets"
 MONITOR_CARD = {"type": "custom:espnow-packet-monitor", "title": "Packets"}
 
 
@@ -55,20 +57,30 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def _dashboard(hass: HassInstance) -> None:
-    """Make the dashboard a new user finds: the packet monitor (once, then theirs)."""
+async def bring_up(
+    hass: HassInstance, link: str, *, card: dict[str, Any] | None = None
+) -> None:
+    """Onboard a started instance, add the gateway at ``link``, make the dashboard.
+
+    The dashboard a new user finds has the packet monitor (``card``); it is made once
+    and then left as the user edits it, unless another ``card`` is given.
+    """
+    await hass.onboard()
+    await hass.ignore_own_repairs()
+    if not await hass.entries():
+        await hass.add_gateway(link)
     await hass.ensure_dashboard(
         DASHBOARD,
         "ESP-NOW",
         [
             {
                 "title": "Packets",
-                "path": "packets",
-                "type": "sections",
-                "max_columns": 2,
-                "sections": [{"type": "grid", "cards": [MONITOR_CARD]}],
+                "path": DASHBOARD_VIEW,
+                "type": "panel",  # the whole width: a packet table needs it
+                "cards": [card or MONITOR_CARD],
             }
         ],
+        overwrite=card is not None,
     )
 
 
@@ -95,14 +107,10 @@ async def _main(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     try:
         await hass.start(show_log=not args.quiet)
-        await hass.onboard()
-        await hass.ignore_own_repairs()
-        if not await hass.entries():
-            await hass.add_gateway(link)
-        await _dashboard(hass)
+        await bring_up(hass, link)
         print(
             f"\nHome Assistant: {hass.url}  (user {USERNAME!r}, password {PASSWORD!r})\n"
-            f"Packet monitor: {hass.url}/{DASHBOARD}/packets\n"
+            f"Packet monitor: {hass.url}/{DASHBOARD}/{DASHBOARD_VIEW}\n"
             f"Simulated gateway on {link} with {args.peers} peers\n"
             f"Home Assistant's log: {hass.log_file}\nCtrl-C stops.\n",
             flush=True,

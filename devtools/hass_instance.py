@@ -31,6 +31,7 @@ import sys
 from typing import Any
 
 import aiohttp
+from homeassistant.const import RESTART_EXIT_CODE
 
 REPO = Path(__file__).resolve().parents[1]
 USERNAME = "dev"
@@ -200,6 +201,10 @@ class HassInstance:
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._ws_id = 0
+        self._watcher: asyncio.Task[None] | None = None
+        self._show_log = False
+        self._stopping = False
+        self.restarts = 0
 
     @property
     def log_file(self) -> Path:
@@ -243,10 +248,21 @@ class HassInstance:
         """Start Home Assistant and wait until its HTTP server answers.
 
         ``show_log``: Home Assistant's console log (warnings and errors) goes to this
-        process's standard error; it is always in ``log_file`` too.
+        process's standard error; it is always in ``log_file`` too. When Home
+        Assistant exits to restart (Settings → Restart), it is started again, as its
+        supervisor would.
         """
+        self._show_log = show_log
+        self._stopping = False
         self.write_config()
-        output = None if show_log else asyncio.subprocess.DEVNULL
+        await self._spawn()
+        self._watcher = asyncio.create_task(self._watch())
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        await self.wait_http()
+
+    async def _spawn(self) -> None:
+        output = None if self._show_log else asyncio.subprocess.DEVNULL
         self.process = await asyncio.create_subprocess_exec(
             self.python,
             "-m",
@@ -260,18 +276,29 @@ class HassInstance:
             stderr=output,
             start_new_session=True,
         )
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
-        await self.wait_http()
+
+    async def _watch(self) -> None:
+        while True:
+            assert self.process is not None
+            code = await self.process.wait()
+            if code != RESTART_EXIT_CODE or self._stopping:
+                return
+            self.restarts += 1
+            await self._spawn()
+
+    @property
+    def exited(self) -> bool:
+        """Whether Home Assistant has stopped for good (not to restart)."""
+        return self._watcher is not None and self._watcher.done()
 
     async def wait_http(self, limit: float = 180) -> None:
         """Wait until the HTTP server answers (any status: onboarded or not)."""
         async with asyncio.timeout(limit):
             while True:
-                if self.process is not None and self.process.returncode is not None:
+                if self.exited:
+                    code = self.process.returncode if self.process else None
                     raise RuntimeError(
-                        f"Home Assistant exited with {self.process.returncode}; "
-                        f"see {self.log_file}"
+                        f"Home Assistant exited with {code}; see {self.log_file}"
                     )
                 with contextlib.suppress(aiohttp.ClientError):
                     async with self.session.get(f"{self.url}/api/onboarding"):
@@ -280,20 +307,23 @@ class HassInstance:
 
     async def stop(self) -> None:
         """Stop Home Assistant (SIGTERM, then SIGKILL)."""
+        self._stopping = True
         await self._close_ws()
         if self._session is not None:
             await self._session.close()
             self._session = None
         process = self.process
-        if process is None or process.returncode is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            async with asyncio.timeout(60):
+        if process is not None and process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                async with asyncio.timeout(60):
+                    await process.wait()
+            except TimeoutError:
+                process.kill()
                 await process.wait()
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+        if self._watcher is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
 
     @property
     def pid(self) -> int:
@@ -359,16 +389,8 @@ class HassInstance:
             )
             code = answer["auth_code"]
         else:
-            code = await self._login_code()
-        async with self.session.post(
-            f"{self.url}/auth/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "client_id": self.client_id,
-            },
-        ) as resp:
-            tokens = await resp.json()
+            code = await self._login_code(USERNAME, PASSWORD)
+        tokens = await self._tokens(code)
         self.token = tokens["access_token"]
         self.refresh_token = tokens["refresh_token"]
         for step, path, payload in (
@@ -394,22 +416,52 @@ class HassInstance:
                 await asyncio.sleep(0.5)
 
     async def restart(self, limit: float = 180) -> None:
-        """Restart Home Assistant as a user does (it re-executes itself in place)."""
+        """Restart Home Assistant as a user does (Settings → Restart)."""
         await self._close_ws()
+        old = self.process
+        assert old is not None
         with contextlib.suppress(aiohttp.ClientError, RuntimeError):
             await self.request("POST", "/api/services/homeassistant/restart", {})
         async with asyncio.timeout(limit):
-            while True:  # wait for the old process to stop answering
-                try:
-                    async with self.session.get(f"{self.url}/api/") as resp:
-                        await resp.read()
-                except aiohttp.ClientError:
-                    break
-                await asyncio.sleep(0.2)
+            await old.wait()
+            while self.process is old and not self.exited:
+                await asyncio.sleep(0.1)
         await self.wait_http(limit)
         await self.wait_running(limit)
 
-    async def _login_code(self) -> str:
+    async def login(self, username: str, password: str) -> dict[str, Any]:
+        """Log in as the frontend does; return the tokens (access and refresh)."""
+        return await self._tokens(await self._login_code(username, password))
+
+    async def create_user(self, name: str, username: str, password: str) -> str:
+        """Create a user who is not an administrator; return the user id."""
+        user = await self.ws_call(
+            {"type": "config/auth/create", "name": name, "group_ids": ["system-users"]}
+        )
+        user_id: str = user["user"]["id"]
+        await self.ws_call(
+            {
+                "type": "config/auth_provider/homeassistant/create",
+                "user_id": user_id,
+                "username": username,
+                "password": password,
+            }
+        )
+        return user_id
+
+    async def _tokens(self, code: str) -> dict[str, Any]:
+        async with self.session.post(
+            f"{self.url}/auth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "client_id": self.client_id,
+            },
+        ) as resp:
+            tokens: dict[str, Any] = await resp.json()
+            return tokens
+
+    async def _login_code(self, username: str, password: str) -> str:
         flow = await self.request(
             "POST",
             "/auth/login_flow",
@@ -422,7 +474,7 @@ class HassInstance:
         result = await self.request(
             "POST",
             f"/auth/login_flow/{flow['flow_id']}",
-            {"username": USERNAME, "password": PASSWORD, "client_id": self.client_id},
+            {"username": username, "password": password, "client_id": self.client_id},
         )
         code: str = result["result"]
         return code

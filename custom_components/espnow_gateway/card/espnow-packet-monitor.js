@@ -75,10 +75,17 @@ const STYLE = `
   details { margin: 8px 0; }
   summary { cursor: pointer; color: var(--secondary-text-color); margin-bottom: 4px; }
   .empty { color: var(--secondary-text-color); padding: 12px 6px; }
+  input { box-sizing: border-box; }
   @container (max-width: 480px) {
     .wide { display: none; }
     input[name=sources] { width: 100%; }
     label.sources { flex: 1 1 100%; }
+    /* One packet per block: time, source and RSSI, then its payload across. */
+    .packets thead { display: none; }
+    .packets tr { display: grid; grid-template-columns: auto 1fr auto; column-gap: 8px;
+      border-bottom: 1px solid var(--divider-color); padding: 4px 0; }
+    .packets td { border: none; padding: 1px 4px; }
+    .packets td.payload { grid-column: 1 / -1; }
   }
 `;
 
@@ -398,7 +405,7 @@ class EspNowPacketMonitor extends HTMLElement {
         tr.dataset.src = packet.src;
         tr.dataset.rssi = String(packet.rssi);
         tr.dataset.kind = packet.kind;
-        const payload = document.createElement("td");
+        const payload = cell("", "payload");
         const hex = document.createElement("div");
         hex.className = "hex";
         hex.textContent = formatHex(packet.payload);

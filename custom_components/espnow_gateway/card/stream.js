@@ -7,6 +7,9 @@
 
 const ACK = "espnow_gateway/ack_packets";
 const RETRY_MS = [1000, 2000, 4000, 8000, 15000];
+// How often a live subscription checks that the server still has it: the frontend
+// sometimes unsubscribes stale ids after a reconnect, which may be this one's.
+const PROBE_MS = 15000;
 const RETRIED = new Set(["unknown_command", "too_many_subscriptions", "home_assistant_error", "unknown_error"]);
 
 export class PacketStream {
@@ -133,6 +136,31 @@ export class PacketStream {
     this._unsubscribe = unsubscribe;
     this._retry = 0;
     this._setState("live");
+    this._probe(this._generation);
+  }
+
+  /** While live, ask now and then whether the server still has the subscription. */
+  _probe(generation) {
+    this._probeTimer = setTimeout(async () => {
+      if (generation !== this._generation) return;
+      if (this.subscription !== undefined && this.connection?.connected) {
+        try {
+          await this.connection.sendMessagePromise({
+            type: ACK,
+            subscription: this.subscription,
+            batch: Math.max(this.acked, 0),
+          });
+        } catch (error) {
+          if (generation !== this._generation) return;
+          if (error?.code === "not_found") {
+            this._end(false); // gone on the server: subscribe again
+            this._sync();
+            return;
+          }
+        }
+      }
+      if (generation === this._generation) this._probe(generation);
+    }, PROBE_MS);
   }
 
   _failed(error) {
@@ -175,6 +203,7 @@ export class PacketStream {
   /** End the current subscription (if ``tell``, tell the server). */
   _end(tell = true) {
     this._generation++;
+    clearTimeout(this._probeTimer);
     const unsubscribe = this._unsubscribe;
     this._unsubscribe = undefined;
     this.subscription = undefined;
