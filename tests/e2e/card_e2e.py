@@ -305,6 +305,31 @@ async def check_restart(run: Run) -> None:
     )
 
 
+def _visibility(state: str) -> str:
+    # Headless Chromium keeps every tab visible (bringing another to the front hides
+    # nothing), so the page is told what a browser tells it when a tab goes away.
+    return (
+        "Object.defineProperty(document, 'visibilityState', {value: '%s',"
+        " configurable: true}); document.dispatchEvent(new Event('visibilitychange'));"
+        " true" % state
+    )
+
+
+async def check_hidden_tab(run: Run) -> None:
+    page = run.page
+    since = asyncio.get_running_loop().time()
+    await page.evaluate(_visibility("hidden"))
+    await page.wait_for(
+        run.card("card.dataset.state === 'hidden'"), 15, "paused while hidden"
+    )
+    sent = _messages(page, sent=True, since=since)
+    assert any(m.get("type") == "unsubscribe_events" for m in sent), sent
+    await page.evaluate(_visibility("visible"))
+    await page.wait_for(run.card("card.dataset.state === 'live'"), 15, "live again")
+    assert _subscribes(page, since), "no subscribe when the tab came back"
+    run.step("a hidden tab unsubscribed; visible again, it subscribed again")
+
+
 async def check_narrow(run: Run) -> None:
     page = run.page
     await page.set_viewport(390, 844, mobile=True, scale=2)
@@ -495,6 +520,7 @@ async def scenario(cdp: str, results: Path) -> list[str]:
             await check_pause_and_resume(run)
             await check_filter(run)
             await check_dropped(run)
+            await check_hidden_tab(run)
             await check_narrow(run)
             await check_editor(run)
             await check_restart(run)
