@@ -13,6 +13,10 @@ what a user sees and what goes over the WebSocket:
   every packet received after it comes from that peer);
 - a burst above the card's rate shows the dropped count the server reports (equal to
   the sum of the ``dropped`` fields of the frames received);
+- a hidden tab unsubscribes, a visible one subscribes again;
+- at 2,000 packets/s with the CPU slowed four times (a slow tablet) the card stays
+  live, shows no more than its rate, counts the drops and blocks the page for no long
+  task;
 - after Home Assistant restarts, the card subscribes again by itself;
 - leaving the page unsubscribes; the phone-width view hides the wide columns;
 - the visual editor loads Home Assistant's form and reports changes;
@@ -43,10 +47,11 @@ from devtools.hass_instance import REPO, HassInstance
 from devtools.simulator import PtyGateway, SimulatorConfig, run_traffic
 from espnowgw.mac import mac_to_str
 
+MAX_RATE = 20  # low, so that a burst shows drops
 CARD = {
     "type": "custom:espnow-packet-monitor",
     "title": "Packets",
-    "max_rate": 20,  # low, so that a burst shows drops
+    "max_rate": MAX_RATE,
     "rows": 15,
 }
 DOC_SHOTS = ("card-live.png", "card-narrow.png", "card-editor.png")
@@ -309,9 +314,9 @@ def _visibility(state: str) -> str:
     # Headless Chromium keeps every tab visible (bringing another to the front hides
     # nothing), so the page is told what a browser tells it when a tab goes away.
     return (
-        "Object.defineProperty(document, 'visibilityState', {value: '%s',"
+        f"Object.defineProperty(document, 'visibilityState', {{value: '{state}',"
         " configurable: true}); document.dispatchEvent(new Event('visibilitychange'));"
-        " true" % state
+        " true"
     )
 
 
@@ -328,6 +333,43 @@ async def check_hidden_tab(run: Run) -> None:
     await page.wait_for(run.card("card.dataset.state === 'live'"), 15, "live again")
     assert _subscribes(page, since), "no subscribe when the tab came back"
     run.step("a hidden tab unsubscribed; visible again, it subscribed again")
+
+
+async def check_load(run: Run) -> None:
+    """A slow tablet (CPU slowed down 4 times) at 2,000 packets/s stays responsive."""
+    page = run.page
+    gateway = run.sim.gateway
+    await page.send("Emulation.setCPUThrottlingRate", {"rate": 4})
+    await page.evaluate(
+        "window.__long = []; new PerformanceObserver(list => window.__long.push("
+        "...list.getEntries().map(e => e.duration))).observe({type: 'longtask'}); true"
+    )
+    before = (await run.state())["dropped"]
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    seq0 = gateway.seq
+    while loop.time() - start < 5:  # 2,000 frames/s on top of the simulated peers
+        gateway.emit_traffic(100)
+        await asyncio.sleep(0.05)
+    sent = gateway.seq - seq0
+    await asyncio.sleep(1)
+    probe = loop.time()
+    state = await run.state()
+    answer = loop.time() - probe
+    long_tasks = await page.evaluate("window.__long")
+    shown = float(
+        await page.evaluate(run.card("root.querySelector('.shown-rate').textContent"))
+    )
+    await page.send("Emulation.setCPUThrottlingRate", {"rate": 1})
+    assert state["state"] == "live", state["state"]
+    assert state["dropped"] > before, (before, state["dropped"])
+    assert shown <= MAX_RATE, shown
+    assert max(long_tasks, default=0) < 500, long_tasks
+    run.step(
+        f"{sent / 5:.0f} frames/s for 5 s with the CPU slowed 4x: live, shown"
+        f" {shown}/s, dropped {state['dropped'] - before} more, longest task"
+        f" {max(long_tasks, default=0):.0f} ms, the page answered in {answer * 1000:.0f} ms"
+    )
 
 
 async def check_narrow(run: Run) -> None:
@@ -521,6 +563,7 @@ async def scenario(cdp: str, results: Path) -> list[str]:
             await check_filter(run)
             await check_dropped(run)
             await check_hidden_tab(run)
+            await check_load(run)
             await check_narrow(run)
             await check_editor(run)
             await check_restart(run)
