@@ -67,6 +67,11 @@ logger:
     haffmpeg: critical
     homeassistant.components.camera.img_util: critical
 """
+HTTP_YAML = """\
+http:
+  server_host: 127.0.0.1
+  server_port: {port}
+"""
 # What the UI editors write to, created empty (as a new installation has them).
 EDITOR_FILES = {
     "automations.yaml": "[]\n",
@@ -203,6 +208,7 @@ class HassInstance:
         self._ws_id = 0
         self._watcher: asyncio.Task[None] | None = None
         self._show_log = False
+        self._stdout: int | None = None
         self._stopping = False
         self.restarts = 0
 
@@ -231,8 +237,13 @@ class HassInstance:
         for name, empty in EDITOR_FILES.items():
             if not (self.config_dir / name).exists():
                 (self.config_dir / name).write_text(empty)
-        write_http_storage(self.config_dir, self.port)
-        _mark_core_config_onboarded(self.config_dir)
+        if self.python == sys.executable:
+            # Storage in this environment's Home Assistant's own format.
+            write_http_storage(self.config_dir, self.port)
+            _mark_core_config_onboarded(self.config_dir)
+        else:  # another version (the compatibility check): its YAML import
+            config = self.config_dir / "configuration.yaml"
+            config.write_text(config.read_text() + HTTP_YAML.format(port=self.port))
         components = self.config_dir / "custom_components"
         if components.is_symlink():  # made by an older version of this tool
             components.unlink()
@@ -244,7 +255,7 @@ class HassInstance:
             if not link.is_symlink():
                 link.symlink_to(folder)
 
-    async def start(self, *, show_log: bool = False) -> None:
+    async def start(self, *, show_log: bool = False, stdout: int | None = None) -> None:
         """Start Home Assistant and wait until its HTTP server answers.
 
         ``show_log``: Home Assistant's console log (warnings and errors) goes to this
@@ -253,6 +264,7 @@ class HassInstance:
         supervisor would.
         """
         self._show_log = show_log
+        self._stdout = stdout
         self._stopping = False
         self.write_config()
         await self._spawn()
@@ -263,6 +275,8 @@ class HassInstance:
 
     async def _spawn(self) -> None:
         output = None if self._show_log else asyncio.subprocess.DEVNULL
+        if self._stdout is not None:  # one file for both (the compatibility check)
+            output = self._stdout
         self.process = await asyncio.create_subprocess_exec(
             self.python,
             "-m",
@@ -273,7 +287,7 @@ class HassInstance:
             # Not the repository: its custom_components would shadow the config's.
             cwd=self.config_dir,
             stdout=output,
-            stderr=output,
+            stderr=asyncio.subprocess.STDOUT if self._stdout is not None else output,
             start_new_session=True,
         )
 
