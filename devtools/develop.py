@@ -2,7 +2,9 @@
 
 ``scripts/develop`` runs this. Home Assistant keeps its state in ``config/`` (git
 ignores it), is onboarded with the user ``dev`` / ``dev`` on first start, and gets a
-gateway entry for the simulated gateway behind ``config/espnow-gateway`` (a pty).
+gateway entry for the simulated gateway behind ``config/espnow-gateway`` (a pty) and
+a dashboard "ESP-NOW" with the packet monitor card. Home Assistant's warnings and
+errors are shown (and kept in ``config/home-assistant.log``).
 """
 
 from __future__ import annotations
@@ -13,10 +15,16 @@ import contextlib
 from pathlib import Path
 import signal
 import sys
+from typing import Any
 
 from devtools.simulator import PAYLOAD_KINDS, PtyGateway, SimulatorConfig, run_traffic
 
+from . import instance_checks
 from .hass_instance import PASSWORD, REPO, USERNAME, HassInstance
+
+DASHBOARD = "espnow-gateway"
+DASHBOARD_VIEW = "packets"
+MONITOR_CARD = {"type": "custom:espnow-packet-monitor", "title": "Packets"}
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -41,7 +49,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--check",
         action="store_true",
-        help="exit 0 once entities of the peers exist (smoke test)",
+        help="check the instance (entities, services, repairs, automations), then exit",
     )
     parser.add_argument(
         "--quiet", action="store_true", help="do not show Home Assistant's log"
@@ -49,9 +57,31 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def _entity_count(hass: HassInstance) -> int:
-    states = await hass.request("GET", "/api/states")
-    return sum(1 for s in states if s["entity_id"].startswith("sensor.esp_now_"))
+async def bring_up(
+    hass: HassInstance, link: str, *, card: dict[str, Any] | None = None
+) -> None:
+    """Onboard a started instance, add the gateway at ``link``, make the dashboard.
+
+    The dashboard a new user finds has the packet monitor (``card``); it is made once
+    and then left as the user edits it, unless another ``card`` is given.
+    """
+    await hass.onboard()
+    await hass.ignore_own_repairs()
+    if not await hass.entries():
+        await hass.add_gateway(link)
+    await hass.ensure_dashboard(
+        DASHBOARD,
+        "ESP-NOW",
+        [
+            {
+                "title": "Packets",
+                "path": DASHBOARD_VIEW,
+                "type": "panel",  # the whole width: a packet table needs it
+                "cards": [card or MONITOR_CARD],
+            }
+        ],
+        overwrite=card is not None,
+    )
 
 
 async def _main(args: argparse.Namespace) -> int:
@@ -76,20 +106,18 @@ async def _main(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await hass.start(stdout=None if not args.quiet else asyncio.subprocess.DEVNULL)
-        await hass.onboard()
-        if not await hass.entries():
-            await hass.add_gateway(link)
+        await hass.start(show_log=not args.quiet)
+        await bring_up(hass, link)
         print(
             f"\nHome Assistant: {hass.url}  (user {USERNAME!r}, password {PASSWORD!r})\n"
-            f"Simulated gateway on {link} with {args.peers} peers; Ctrl-C stops.\n",
+            f"Packet monitor: {hass.url}/{DASHBOARD}/{DASHBOARD_VIEW}\n"
+            f"Simulated gateway on {link} with {args.peers} peers\n"
+            f"Home Assistant's log: {hass.log_file}\nCtrl-C stops.\n",
             flush=True,
         )
         if args.check:
-            async with asyncio.timeout(120):
-                while await _entity_count(hass) < 2:
-                    await asyncio.sleep(0.5)
-            print("develop check: entities are up", flush=True)
+            for line in await instance_checks.run_all(hass):
+                print(f"develop check: {line}", flush=True)
             return 0
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(args.duration):

@@ -1,55 +1,168 @@
 """Run a real Home Assistant process with this integration and drive it over HTTP.
 
-Used by ``scripts/develop`` and the benchmarks: it writes a configuration, starts
-``python -m homeassistant`` in a subprocess, onboards a user through the onboarding
-API, and adds gateways through the config flow API exactly as the UI does.
+Used by ``scripts/develop``, the browser test and the benchmarks: it writes a
+configuration, starts ``python -m homeassistant`` in a subprocess, onboards a user
+through the onboarding API, and adds gateways through the config flow API exactly as
+the UI does.
+
+What the instance owns is configured so that Home Assistant has nothing to complain
+about: the core settings (country included) in configuration.yaml, the HTTP server's
+settings in its storage (``.storage/http``: YAML ``http:`` is deprecated, and a YAML
+import is only a five-minute trial that Home Assistant reverts with a restart), and
+the onboarding's core-config step marked done before the first start (that step would
+add the weather, radio and text-to-speech services of a new installation, which need
+the internet). The repair "Unsupported installation method" (a development instance
+runs Home Assistant Core from a virtual environment on purpose) is ignored through
+the repairs API, as a user would ignore it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime
+import json
 import os
 from pathlib import Path
+import random
 import signal
 import socket
 import sys
 from typing import Any
 
 import aiohttp
+from homeassistant.const import RESTART_EXIT_CODE
 
 REPO = Path(__file__).resolve().parents[1]
-CLIENT_ID_PATH = "/"
 USERNAME = "dev"
 PASSWORD = "dev"  # noqa: S105 - a local development instance
+COUNTRY = "DE"  # any country: without one Home Assistant raises a repair
+# Ports of test and benchmark instances: clear of 8123, a developer's own instance.
+INSTANCE_PORTS = range(8300, 8400)
+# Repairs that Home Assistant raises about a development instance itself.
+OWN_REPAIRS = frozenset({("homeassistant", "deprecated_method")})
+LOG_FILE = "home-assistant.log"
 
 CONFIGURATION = """\
-# Written by devtools/hass_instance.py
+# Written by devtools/hass_instance.py (rewritten at every start).
 homeassistant:
   name: ESP-NOW development
   unit_system: metric
   time_zone: UTC
-http:
-  server_host: 127.0.0.1
-  server_port: {port}
+  country: {country}
 frontend:
 config:
 history:
 logbook:
+automation: !include automations.yaml
+script: !include scripts.yaml
+scene: !include scenes.yaml
 {recorder}
 logger:
   default: {log_level}
   logs:
     custom_components.espnow_gateway: {integration_log_level}
+    # System programs a development instance does without (cameras, text to speech):
+    # ffmpeg and libjpeg-turbo; Home Assistant logs an error at each start without them.
+    haffmpeg: critical
+    homeassistant.components.camera.img_util: critical
 """
+HTTP_YAML = """\
+http:
+  server_host: 127.0.0.1
+  server_port: {port}
+"""
+# What the UI editors write to, created empty (as a new installation has them).
+EDITOR_FILES = {
+    "automations.yaml": "[]\n",
+    "scripts.yaml": "{}\n",
+    "scenes.yaml": "[]\n",
+}
 
 
-def free_port() -> int:
-    """Return a free TCP port on 127.0.0.1."""
+def free_port(ports: range = INSTANCE_PORTS) -> int:
+    """Return a free TCP port on 127.0.0.1 from ``ports`` (any free one if none is).
+
+    The search starts at a random place so that parallel runs rarely race.
+    """
+    first = random.randrange(len(ports))
+    for index in range(len(ports)):
+        port = ports[(first + index) % len(ports)]
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        chosen: int = sock.getsockname()[1]
+        return chosen
+
+
+def _write_json_if_changed(path: Path, data: dict[str, Any]) -> None:
+    text = json.dumps(data, indent=2) + "\n"
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+        path.chmod(0o600)
+
+
+def write_http_storage(config_dir: Path, port: int) -> None:
+    """Store the HTTP server's settings as Home Assistant's HTTP settings page does.
+
+    A stable configuration (what recovery mode also uses), no pending trial, and the
+    YAML migration marked done: Home Assistant then neither warns about YAML nor
+    schedules a revert. The schema and storage keys are Home Assistant's own.
+    """
+    from homeassistant.components.http import config as http_config  # noqa: PLC0415
+
+    path = config_dir / ".storage" / http_config.STORAGE_KEY
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wanted = http_config.HTTP_STORAGE_SCHEMA(
+        {"server_host": ["127.0.0.1"], "server_port": port}
+    )
+    created = datetime.now(UTC).isoformat()
+    with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
+        stable = json.loads(path.read_text())["data"][http_config.KEY_STABLE]
+        if {key: stable.get(key) for key in wanted} == wanted:
+            created = stable[http_config.HTTP_CONFIG_CREATED_AT]
+    stable = wanted | {
+        http_config.HTTP_CONFIG_CREATED_AT: created,
+        http_config.HTTP_CONFIG_ERROR: None,
+        http_config.HTTP_CONFIG_ERROR_MESSAGE: None,
+    }
+    _write_json_if_changed(
+        path,
+        {
+            "version": http_config.STORAGE_VERSION,
+            "minor_version": http_config.STORAGE_MINOR_VERSION,
+            "key": http_config.STORAGE_KEY,
+            "data": {
+                http_config.KEY_STABLE: stable,
+                http_config.KEY_PENDING: None,
+                http_config.KEY_YAML_MIGRATION_DONE: True,
+            },
+        },
+    )
+
+
+def _mark_core_config_onboarded(config_dir: Path) -> None:
+    """Mark onboarding's core-config step done in a config folder never started."""
+    from homeassistant.components import onboarding  # noqa: PLC0415
+
+    path = config_dir / ".storage" / onboarding.STORAGE_KEY
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_json_if_changed(
+        path,
+        {
+            "version": onboarding.STORAGE_VERSION,
+            "minor_version": 1,
+            "key": onboarding.STORAGE_KEY,
+            "data": {"done": [onboarding.const.STEP_CORE_CONFIG]},
+        },
+    )
 
 
 class HassInstance:
@@ -86,20 +199,34 @@ class HassInstance:
         self.python = python or sys.executable
         self.skip_pip = skip_pip
         self.url = f"http://127.0.0.1:{self.port}"
+        self.client_id = f"{self.url}/"
         self.process: asyncio.subprocess.Process | None = None
         self.token: str | None = None
+        self.refresh_token: str | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._ws_id = 0
+        self._watcher: asyncio.Task[None] | None = None
+        self._show_log = False
+        self._stdout: int | None = None
+        self._stopping = False
+        self.restarts = 0
+
+    @property
+    def log_file(self) -> Path:
+        """Home Assistant's own log (warnings and errors at the default level)."""
+        return self.config_dir / LOG_FILE
 
     # ---- process --------------------------------------------------------------------
 
     def write_config(self) -> None:
-        """Write configuration.yaml and link custom_components into the config dir."""
+        """Write the configuration and link custom_components into the config dir."""
         self.config_dir.mkdir(parents=True, exist_ok=True)
         recorder = "recorder:" if self.recorder else ""  # Home Assistant's defaults
         extra = "".join(f"{domain}:\n" for domain in self.extra_components)
         (self.config_dir / "configuration.yaml").write_text(
             CONFIGURATION.format(
-                port=self.port,
+                country=COUNTRY,
                 recorder=recorder,
                 log_level=self.log_level,
                 integration_log_level=self.integration_log_level,
@@ -107,6 +234,16 @@ class HassInstance:
             + extra
             + self.extra_config
         )
+        for name, empty in EDITOR_FILES.items():
+            if not (self.config_dir / name).exists():
+                (self.config_dir / name).write_text(empty)
+        if self.python == sys.executable:
+            # Storage in this environment's Home Assistant's own format.
+            write_http_storage(self.config_dir, self.port)
+            _mark_core_config_onboarded(self.config_dir)
+        else:  # another version (the compatibility check): its YAML import
+            config = self.config_dir / "configuration.yaml"
+            config.write_text(config.read_text() + HTTP_YAML.format(port=self.port))
         components = self.config_dir / "custom_components"
         if components.is_symlink():  # made by an older version of this tool
             components.unlink()
@@ -118,9 +255,28 @@ class HassInstance:
             if not link.is_symlink():
                 link.symlink_to(folder)
 
-    async def start(self, *, stdout: int | None = None) -> None:
-        """Start Home Assistant and wait until its HTTP API answers."""
+    async def start(self, *, show_log: bool = False, stdout: int | None = None) -> None:
+        """Start Home Assistant and wait until its HTTP server answers.
+
+        ``show_log``: Home Assistant's console log (warnings and errors) goes to this
+        process's standard error; it is always in ``log_file`` too. When Home
+        Assistant exits to restart (Settings → Restart), it is started again, as its
+        supervisor would.
+        """
+        self._show_log = show_log
+        self._stdout = stdout
+        self._stopping = False
         self.write_config()
+        await self._spawn()
+        self._watcher = asyncio.create_task(self._watch())
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        await self.wait_http()
+
+    async def _spawn(self) -> None:
+        output = None if self._show_log else asyncio.subprocess.DEVNULL
+        if self._stdout is not None:  # one file for both (the compatibility check)
+            output = self._stdout
         self.process = await asyncio.create_subprocess_exec(
             self.python,
             "-m",
@@ -130,40 +286,58 @@ class HassInstance:
             *(["--skip-pip"] if self.skip_pip else []),
             # Not the repository: its custom_components would shadow the config's.
             cwd=self.config_dir,
-            stdout=stdout if stdout is not None else asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.STDOUT
-            if stdout is not None
-            else asyncio.subprocess.DEVNULL,
+            stdout=output,
+            stderr=asyncio.subprocess.STDOUT if self._stdout is not None else output,
             start_new_session=True,
         )
-        self._session = aiohttp.ClientSession()
-        async with asyncio.timeout(180):
+
+    async def _watch(self) -> None:
+        while True:
+            assert self.process is not None
+            code = await self.process.wait()
+            if code != RESTART_EXIT_CODE or self._stopping:
+                return
+            self.restarts += 1
+            await self._spawn()
+
+    @property
+    def exited(self) -> bool:
+        """Whether Home Assistant has stopped for good (not to restart)."""
+        return self._watcher is not None and self._watcher.done()
+
+    async def wait_http(self, limit: float = 180) -> None:
+        """Wait until the HTTP server answers (any status: onboarded or not)."""
+        async with asyncio.timeout(limit):
             while True:
-                if self.process.returncode is not None:
+                if self.exited:
+                    code = self.process.returncode if self.process else None
                     raise RuntimeError(
-                        f"Home Assistant exited with {self.process.returncode}"
+                        f"Home Assistant exited with {code}; see {self.log_file}"
                     )
                 with contextlib.suppress(aiohttp.ClientError):
-                    async with self._session.get(f"{self.url}/api/onboarding") as resp:
-                        if resp.status == 200:
-                            return
+                    async with self.session.get(f"{self.url}/api/onboarding"):
+                        return
                 await asyncio.sleep(0.5)
 
     async def stop(self) -> None:
         """Stop Home Assistant (SIGTERM, then SIGKILL)."""
+        self._stopping = True
+        await self._close_ws()
         if self._session is not None:
             await self._session.close()
             self._session = None
         process = self.process
-        if process is None or process.returncode is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            async with asyncio.timeout(60):
+        if process is not None and process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                async with asyncio.timeout(60):
+                    await process.wait()
+            except TimeoutError:
+                process.kill()
                 await process.wait()
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+        if self._watcher is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
 
     @property
     def pid(self) -> int:
@@ -184,7 +358,7 @@ class HassInstance:
                 return int(line.split()[1]) * 1024
         return 0
 
-    # ---- HTTP API ---------------------------------------------------------------------
+    # ---- REST API -----------------------------------------------------------------------
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -207,16 +381,20 @@ class HassInstance:
             return await resp.json()
 
     async def onboard(self) -> None:
-        """Create the owner user (dev/dev) if needed and log in."""
-        client_id = f"{self.url}{CLIENT_ID_PATH}"
-        steps = await self.request("GET", "/api/onboarding")
-        done = {step["step"] for step in steps if step["done"]}
-        if "user" not in done:
+        """Create the owner user (dev/dev) if needed, log in, finish onboarding.
+
+        Onboarding's views exist only while it is unfinished: on an onboarded
+        instance ``/api/onboarding`` is not found, and this just logs in.
+        """
+        async with self.session.get(f"{self.url}/api/onboarding") as resp:
+            steps = await resp.json() if resp.status == 200 else []
+        done = {step["step"] for step in steps if step["done"]} if steps else None
+        if done is not None and "user" not in done:
             answer = await self.request(
                 "POST",
                 "/api/onboarding/users",
                 {
-                    "client_id": client_id,
+                    "client_id": self.client_id,
                     "name": "Developer",
                     "username": USERNAME,
                     "password": PASSWORD,
@@ -225,16 +403,10 @@ class HassInstance:
             )
             code = answer["auth_code"]
         else:
-            code = await self._login_code(client_id)
-        async with self.session.post(
-            f"{self.url}/auth/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "client_id": client_id,
-            },
-        ) as resp:
-            self.token = (await resp.json())["access_token"]
+            code = await self._login_code(USERNAME, PASSWORD)
+        tokens = await self._tokens(code)
+        self.token = tokens["access_token"]
+        self.refresh_token = tokens["refresh_token"]
         for step, path, payload in (
             ("core_config", "/api/onboarding/core_config", {}),
             ("analytics", "/api/onboarding/analytics", {}),
@@ -242,12 +414,12 @@ class HassInstance:
                 "integration",
                 "/api/onboarding/integration",
                 {
-                    "client_id": client_id,
+                    "client_id": self.client_id,
                     "redirect_uri": f"{self.url}/?auth_callback=1",
                 },
             ),
         ):
-            if step not in done:
+            if done is not None and step not in done:
                 await self.request("POST", path, payload)
         await self.wait_running()
 
@@ -257,12 +429,58 @@ class HassInstance:
             while (await self.request("GET", "/api/config")).get("state") != "RUNNING":
                 await asyncio.sleep(0.5)
 
-    async def _login_code(self, client_id: str) -> str:
+    async def restart(self, limit: float = 180) -> None:
+        """Restart Home Assistant as a user does (Settings → Restart)."""
+        await self._close_ws()
+        old = self.process
+        assert old is not None
+        with contextlib.suppress(aiohttp.ClientError, RuntimeError):
+            await self.request("POST", "/api/services/homeassistant/restart", {})
+        async with asyncio.timeout(limit):
+            await old.wait()
+            while self.process is old and not self.exited:
+                await asyncio.sleep(0.1)
+        await self.wait_http(limit)
+        await self.wait_running(limit)
+
+    async def login(self, username: str, password: str) -> dict[str, Any]:
+        """Log in as the frontend does; return the tokens (access and refresh)."""
+        return await self._tokens(await self._login_code(username, password))
+
+    async def create_user(self, name: str, username: str, password: str) -> str:
+        """Create a user who is not an administrator; return the user id."""
+        user = await self.ws_call(
+            {"type": "config/auth/create", "name": name, "group_ids": ["system-users"]}
+        )
+        user_id: str = user["user"]["id"]
+        await self.ws_call(
+            {
+                "type": "config/auth_provider/homeassistant/create",
+                "user_id": user_id,
+                "username": username,
+                "password": password,
+            }
+        )
+        return user_id
+
+    async def _tokens(self, code: str) -> dict[str, Any]:
+        async with self.session.post(
+            f"{self.url}/auth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "client_id": self.client_id,
+            },
+        ) as resp:
+            tokens: dict[str, Any] = await resp.json()
+            return tokens
+
+    async def _login_code(self, username: str, password: str) -> str:
         flow = await self.request(
             "POST",
             "/auth/login_flow",
             {
-                "client_id": client_id,
+                "client_id": self.client_id,
                 "handler": ["homeassistant", None],
                 "redirect_uri": f"{self.url}/?auth_callback=1",
             },
@@ -270,10 +488,101 @@ class HassInstance:
         result = await self.request(
             "POST",
             f"/auth/login_flow/{flow['flow_id']}",
-            {"username": USERNAME, "password": PASSWORD, "client_id": client_id},
+            {"username": username, "password": password, "client_id": self.client_id},
         )
         code: str = result["result"]
         return code
+
+    # ---- WebSocket API ----------------------------------------------------------------
+
+    async def ws_call(self, message: dict[str, Any]) -> Any:
+        """Send one command on a shared WebSocket connection; return its result."""
+        if self._ws is None or self._ws.closed:
+            self._ws = await self.websocket()
+        self._ws_id += 1
+        await self._ws.send_json({"id": self._ws_id} | message)
+        while True:
+            answer = await self._ws.receive_json()
+            if answer.get("id") == self._ws_id and answer.get("type") == "result":
+                break
+        if not answer["success"]:
+            raise RuntimeError(f"{message['type']}: {answer['error']}")
+        return answer["result"]
+
+    async def _close_ws(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+            self._ws = None
+
+    async def repairs(self) -> list[dict[str, Any]]:
+        """Return the repair issues Settings shows (active and not ignored)."""
+        issues: list[dict[str, Any]] = (
+            await self.ws_call({"type": "repairs/list_issues"})
+        )["issues"]
+        return [issue for issue in issues if not issue["ignored"]]
+
+    async def ignore_own_repairs(self, wait: float = 10) -> None:
+        """Ignore the repairs Home Assistant raises about a development instance.
+
+        They are raised just after start-up; an ignored one stays ignored across
+        restarts. Waits up to ``wait`` seconds for them to appear.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            issues = (await self.ws_call({"type": "repairs/list_issues"}))["issues"]
+            own = [i for i in issues if (i["domain"], i["issue_id"]) in OWN_REPAIRS]
+            for issue in own:
+                if not issue["ignored"]:
+                    await self.ws_call(
+                        {
+                            "type": "repairs/ignore_issue",
+                            "domain": issue["domain"],
+                            "issue_id": issue["issue_id"],
+                            "ignore": True,
+                        }
+                    )
+            if len(own) == len(OWN_REPAIRS) or loop.time() >= deadline:
+                return
+            await asyncio.sleep(0.25)
+
+    async def ensure_dashboard(
+        self,
+        url_path: str,
+        title: str,
+        views: list[dict[str, Any]],
+        *,
+        overwrite: bool = False,
+    ) -> bool:
+        """Create a storage-mode dashboard with these views; return True if made.
+
+        An existing dashboard is left as the user edited it unless ``overwrite``.
+        """
+        dashboards = await self.ws_call({"type": "lovelace/dashboards/list"})
+        exists = any(item["url_path"] == url_path for item in dashboards)
+        if exists and not overwrite:
+            return False
+        if not exists:
+            await self.ws_call(
+                {
+                    "type": "lovelace/dashboards/create",
+                    "url_path": url_path,
+                    "title": title,
+                    "icon": "mdi:access-point",
+                    "show_in_sidebar": True,
+                    "require_admin": False,
+                }
+            )
+        await self.ws_call(
+            {
+                "type": "lovelace/config/save",
+                "url_path": url_path,
+                "config": {"title": title, "views": views},
+            }
+        )
+        return not exists
+
+    # ---- REST API: the integration ------------------------------------------------------
 
     async def entries(self) -> list[dict[str, Any]]:
         """Return the integration's config entries."""

@@ -11,6 +11,7 @@ from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN, PLATFORMS
 from .coordinator import EspNowConfigEntry, EspNowGateway
+from .frontend import async_setup_frontend
 from .repairs import delete_issues
 from .websocket_api import (
     async_connect_stream,
@@ -21,8 +22,9 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the WebSocket commands (once, whatever the number of gateways)."""
+    """Register the WebSocket commands and the packet monitor card (once)."""
     async_setup_websocket_api(hass)
+    await async_setup_frontend(hass)
     return True
 
 

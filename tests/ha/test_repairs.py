@@ -44,6 +44,7 @@ async def client(hass: HomeAssistant, hass_client: ClientSessionGenerator) -> Cl
     """An HTTP client of the repairs API (HTTP views are registered before it starts)."""
     assert await async_setup_component(hass, "repairs", {})
     assert await async_setup_component(hass, "usb", {})  # a dependency of the entry
+    assert await async_setup_component(hass, DOMAIN, {})  # serves the card (a view)
     client: Client = await hass_client()
     return client
 
