@@ -264,9 +264,18 @@ MAC6 = bytes.fromhex("aabbccddeeff")
         # BTHome measurements only: not urgent, packet id readable
         (bytes.fromhex("40 00 11 01 57 02 29 09 03 00 14"), (False, 0x11, PayloadKind.BTHOME)),
         (b"\xd2\xfc" + bytes.fromhex("40 00 07 02 29 09"), (False, 7, PayloadKind.BTHOME)),
-        # a button event or a binary state: urgent
-        (bytes.fromhex("40 00 11 01 57 3a 01"), (True, 0x11, PayloadKind.BTHOME)),
-        (bytes.fromhex("40 00 05 11 01"), (True, 5, PayloadKind.BTHOME)),
+        # a button event or a binary state: urgent (the decoder gives the packet id)
+        (bytes.fromhex("40 00 11 01 57 3a 01"), (True, None, PayloadKind.BTHOME)),
+        (bytes.fromhex("40 00 05 11 01"), (True, None, PayloadKind.BTHOME)),
+        # what detection would not call BTHome: urgent, so that decode() decides
+        # (found by the fuzz harness: objects out of order after an included MAC)
+        (
+            bytes.fromhex("42 65 d0 f9 d8 87 df 03 73 4c 3d f7 3b 00 cb 47 d0 38 49 70 1c"),
+            (True, None, PayloadKind.BTHOME),
+        ),
+        (bytes.fromhex("40 02 29 09 01 57"), (True, None, PayloadKind.BTHOME)),  # unordered
+        (bytes.fromhex("40"), (True, None, PayloadKind.BTHOME)),  # no object
+        (bytes.fromhex("42 65 d0 f9 d8 87 df"), (True, None, PayloadKind.BTHOME)),
         # encrypted: urgent (only the decoder can tell)
         (bytes.fromhex("41 a4 72 66 c9 5f 73 00 11 22 33 78 23 72 14"), (True, None, PayloadKind.BTHOME)),
         # JSON
@@ -281,6 +290,11 @@ MAC6 = bytes.fromhex("aabbccddeeff")
         ),  # a sensor, not battery_low
         (b'{"batteryLow": 1}', (True, None, PayloadKind.JSON)),
         (b'{"Battery-Low": 1}', (True, None, PayloadKind.JSON)),
+        # names the byte search cannot see (found by the fuzz harness)
+        (b'{"\\u0064oor": 1}', (True, None, PayloadKind.JSON)),
+        (b'{"\\u0062utton": "press"}', (True, None, PayloadKind.JSON)),
+        ('{"smo\u212ae": 1}'.encode(), (True, None, PayloadKind.JSON)),  # Kelvin sign
+        ('{"P\u0130R": 1}'.encode(), (True, None, PayloadKind.JSON)),
         # raw and empty
         (b"\x01\x02\x03", (False, None, PayloadKind.RAW)),
         (b"", (False, None, PayloadKind.RAW)),

@@ -217,27 +217,39 @@ def is_v2_device_info(info: int) -> bool:
 def scan(data: bytes) -> tuple[bool, int | None]:
     """Look at service data without decoding it: ``(urgent, packet_id)``.
 
-    ``urgent`` is False only for unencrypted payloads made solely of measurement
-    objects; those may be decoded later (only the latest value matters). Anything
-    else (binary states, events, encryption, unknown objects) is urgent.
+    ``urgent`` is False only for unencrypted payloads that are a complete walk of
+    measurement objects in id order (what :func:`is_plausible_bthome` accepts, so
+    format detection agrees); those may be decoded later (only the latest value
+    matters), and ``packet_id`` is then the decoder's. Anything else (binary
+    states, events, encryption, unknown, variable-length or unordered objects, a
+    truncated walk) is urgent, and the decoder decides what it is.
     """
     if not data or data[0] & _RESERVED_AND_VERSION_MASK != _VERSION_2_NO_RESERVED:
         return True, None
     info = data[0]
     if info & FLAG_ENCRYPTED:
         return True, None
-    pos = 1 + (INCLUDED_MAC_LENGTH if info & FLAG_MAC_INCLUDED else 0)
+    start = pos = 1 + (INCLUDED_MAC_LENGTH if info & FLAG_MAC_INCLUDED else 0)
     end = len(data)
     packet_id: int | None = None
+    previous = 0
     while pos < end:
         object_id = data[pos]
         size = OBJECT_SIZES.get(object_id)
-        if size is None or size < 0 or object_id in URGENT_OBJECT_IDS:
-            return True, packet_id
+        if (
+            size is None
+            or size < 0
+            or object_id in URGENT_OBJECT_IDS
+            or object_id < previous
+        ):
+            return True, None
+        previous = object_id
         if object_id == _PACKET_ID_OBJECT and pos + 1 < end:
             packet_id = data[pos + 1]
         pos += 1 + size
-    return pos != end, packet_id
+    if pos != end or end == start:
+        return True, None
+    return False, packet_id
 
 
 def is_plausible_bthome(data: bytes) -> bool:

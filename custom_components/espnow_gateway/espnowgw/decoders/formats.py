@@ -102,7 +102,10 @@ class Scan(NamedTuple):
     """What :meth:`PeerDecoder.scan` tells without decoding a payload.
 
     ``urgent``: the payload may carry an event or a binary state and must be decoded
-    at once. ``packet_id``: the packet id, when it can be read without decoding.
+    at once (conservative: whenever :meth:`PeerDecoder.decode` would give an event
+    or a binary state, ``urgent`` is True). ``packet_id``: for a payload that is not
+    urgent, the packet id the decoder would give, or None when the scan cannot tell
+    (JSON: it is not parsed); for an urgent one, None (the decoder tells).
     ``kind``: the payload's kind as far as the scan can tell (the first bytes; a
     non-urgent payload that starts like JSON counts as JSON).
     """

@@ -247,6 +247,16 @@ _NOT_ALNUM: Final = bytes(
     b for b in range(256) if not chr(b).isascii() or not chr(b).isalnum()
 )
 _URGENT: Final = re.compile(b"|".join(re.escape(token) for token in URGENT_TOKENS))
+# What can hide a name from that search: a ``\\u`` escape (``"\\u0064oor"`` is
+# ``door``) and the only two characters whose lower case holds an ASCII letter or
+# digit, U+0130 (İ, lower ``i̇``) and U+212A (the Kelvin sign, lower ``k``), in UTF-8.
+# tests/lib/decoders/test_json_payload.py derives the two from Unicode.
+CASE_FOLDING_TO_ASCII: Final = ("\u0130", "\u212a")
+_HIDING: Final = re.compile(
+    b"|".join(
+        [re.escape(b"\\u"), *(re.escape(c.encode()) for c in CASE_FOLDING_TO_ASCII)]
+    )
+)
 
 
 def may_be_urgent(payload: bytes) -> bool:
@@ -254,10 +264,15 @@ def may_be_urgent(payload: bytes) -> bool:
 
     A conservative byte search, in the lower-cased payload stripped of everything
     but letters and digits, for every name of a binary sensor or an event and for
-    JSON booleans: a member whose key normalises to such a name always matches
-    (false positives only cost an early decode; there are no false negatives).
+    JSON booleans: a member whose key normalises to such a name always matches.
+    A payload with anything that could hide such a name from the search (a
+    unicode escape, a non-ASCII character whose lower case is ASCII) is urgent too.
+    False positives only cost an early decode; there are no false negatives.
     """
-    return _URGENT.search(payload.lower().translate(None, _NOT_ALNUM)) is not None
+    return (
+        _URGENT.search(payload.lower().translate(None, _NOT_ALNUM)) is not None
+        or _HIDING.search(payload) is not None
+    )
 
 
 def normalize_key(raw: str) -> str:
