@@ -38,6 +38,7 @@ from .espnowgw.model import (
     PayloadFormat,
     PayloadKind,
 )
+from .espnowgw.values import refusal, shape_of
 from .scheduler import WriteScheduler
 
 # Gaps shorter than this (repeats, bursts) do not teach a peer's reporting interval.
@@ -138,6 +139,7 @@ class Peer:
         self.duplicates = 0
         self.decode_errors = 0
         self.decryption_failures = 0
+        self.invalid_values = 0  # refused: no entity could show them
         self.learnt_interval: float | None = None  # seconds, EWMA of gaps
         self.stale = False
         self.device_id: str | None = None
@@ -298,7 +300,11 @@ class Peer:
         values = self.values
         binary_changed = False
         for m in decoded.measurements:
-            if m.key not in self.measurements:
+            info = self.measurements.get(m.key)
+            if (reason := refusal(m.value, shape_of(info or m))) is not None:
+                self._refuse(m, reason)
+                continue
+            if info is None:
                 if len(self.measurements) >= MAX_MEASUREMENTS_PER_PEER:
                     continue
                 self.measurements[m.key] = MeasurementInfo.from_measurement(m)
@@ -315,6 +321,11 @@ class Peer:
         for event in decoded.events:
             self._fire(event)
         return binary_changed
+
+    def _refuse(self, m: Measurement, reason: str) -> None:
+        """Count a value no entity of its key could show (``espnowgw.values``)."""
+        self.invalid_values += 1
+        LOGGER.debug("%s: value of %s refused: %s", self.mac_str, m.key, reason)
 
     def _fire(self, event: ButtonEvent) -> None:
         """Deliver a button event now: never rate-limited."""
@@ -380,6 +391,7 @@ class Peer:
             "duplicates": self.duplicates,
             "decode_errors": self.decode_errors,
             "decryption_failures": self.decryption_failures,
+            "invalid_values": self.invalid_values,
             "learnt_interval_s": self.learnt_interval,
             "stale_after_s": self.stale_after,
             "stale": self.stale,

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-import math
 from typing import Any
 
 from homeassistant.components.sensor import (
@@ -31,6 +30,7 @@ from .entity import (
     describe_measurement,
     enum_member,
 )
+from .espnowgw.values import ValueShape, refusal, shape_of
 from .peer import MeasurementInfo, Peer
 from .websocket_api import async_get_hub
 
@@ -251,11 +251,20 @@ class PeerLinkSensor(EspNowPeerEntity, SensorEntity):
         return self.entity_description.value_fn(self.peer)
 
 
-_NON_NUMERIC_CLASSES = {
-    SensorDeviceClass.DATE,
-    SensorDeviceClass.ENUM,
-    SensorDeviceClass.TIMESTAMP,
-}
+def measurement_state(value: object, shape: ValueShape) -> StateType | datetime:
+    """Return what a measurement sensor of ``shape`` shows for ``value``.
+
+    Always a state Home Assistant takes for such a sensor: a value that does not
+    fit (see ``espnowgw.values``; the peer refuses and counts those it receives,
+    this catches any other, a restored one say) is None, unknown. Timestamps, ISO
+    8601 strings from the decoders, become aware datetimes.
+    """
+    if refusal(value, shape) is not None:
+        return None
+    if shape is ValueShape.TIMESTAMP:
+        parsed = dt_util.parse_datetime(value) if isinstance(value, str) else None
+        return parsed if parsed is not None and parsed.tzinfo else None
+    return value if isinstance(value, str | int | float) else None
 
 
 class MeasurementSensor(EspNowPeerEntity, RestoreSensor):
@@ -267,19 +276,7 @@ class MeasurementSensor(EspNowPeerEntity, RestoreSensor):
         super().__init__(peer, description)
         if description.slowly_changing and peer.scheduler.slow_interval > 0:
             self._min_interval = peer.scheduler.slow_interval
-        self._timestamp = description.device_class is SensorDeviceClass.TIMESTAMP
-        # Home Assistant refuses a non-numeric or non-finite state for these (the
-        # write fails); a peer may still send one: a JSON member that was a number
-        # is a string now, or a float is NaN.
-        self._numeric = (
-            description.state_class is not None
-            or description.native_unit_of_measurement is not None
-            or description.suggested_display_precision is not None
-            or (
-                description.device_class is not None
-                and description.device_class not in _NON_NUMERIC_CLASSES
-            )
-        )
+        self._shape = shape_of(info)
 
     def current(self) -> Any:
         """Return the value."""
@@ -288,21 +285,9 @@ class MeasurementSensor(EspNowPeerEntity, RestoreSensor):
     @property
     def native_value(self) -> StateType | datetime:
         """Return the value, as Home Assistant accepts it for this sensor."""
-        value = self.peer.values.get(self.entity_description.key)
-        if isinstance(value, bool):
-            return int(value)
-        if self._timestamp:
-            # The decoders report timestamps as ISO 8601 strings.
-            parsed = dt_util.parse_datetime(value) if isinstance(value, str) else None
-            return parsed if parsed is not None and parsed.tzinfo else None
-        if self._numeric and value is not None:
-            try:
-                number = float(value)
-            except ValueError:
-                return None
-            if not math.isfinite(number):
-                return None
-        return value
+        return measurement_state(
+            self.peer.values.get(self.entity_description.key), self._shape
+        )
 
     async def async_added_to_hass(self) -> None:
         """Restore the last value if the peer has not reported yet."""
