@@ -140,6 +140,7 @@ class Peer:
         self.decode_errors = 0
         self.decryption_failures = 0
         self.invalid_values = 0  # refused: no entity could show them
+        self.unauthenticated = 0  # frames with its MAC that its key does not decrypt
         self.learnt_interval: float | None = None  # seconds, EWMA of gaps
         self.stale = False
         self.device_id: str | None = None
@@ -215,14 +216,23 @@ class Peer:
         already found for it (a new peer's first frame).
         """
         self.packets += 1
+        ts = packet.timestamp_us
+        gap = ts - self._last_ts
+        payload = packet.payload
+        repeat = payload == self._last_payload and 0 <= gap < DUPLICATE_WINDOW_US
+        authentic: DecodedPayload | None = None
+        if not repeat and self.decoder.authenticates:
+            # A peer with a key: only a frame its key decrypts is its own. Anyone
+            # can send with its MAC; a forged frame touches nothing but counters.
+            authentic = self.decoder.decode(payload)
+            if not authentic.authenticated:
+                self._count_unauthenticated(authentic)
+                return authentic.kind
         self.rssi = packet.rssi
         self.last_seen = dt_util.utcnow()
         if self.stale:
             self._revive()
-        ts = packet.timestamp_us
-        gap = ts - self._last_ts
-        payload = packet.payload
-        if payload == self._last_payload and 0 <= gap < DUPLICATE_WINDOW_US:
+        if repeat:
             self._count_duplicate()
             return self._last_kind
         if gap >= _MIN_GAP_US and self._last_ts >= 0:
@@ -236,7 +246,10 @@ class Peer:
         # Measurements only matter as of the next state write: a payload that can
         # carry no event or binary state waits, and only the latest is decoded then.
         decoded: DecodedPayload | None
-        if sniffed is not None or self.kind is None:
+        if authentic is not None:
+            decoded = authentic
+            packet_id, kind = decoded.packet_id, decoded.kind
+        elif sniffed is not None or self.kind is None:
             decoded = self.decoder.decode(payload, sniffed)
             packet_id, kind = decoded.packet_id, decoded.kind
         else:
@@ -266,6 +279,15 @@ class Peer:
         else:
             self.scheduler.dirty()
         return kind
+
+    def _count_unauthenticated(self, decoded: DecodedPayload) -> None:
+        """Count a frame with this peer's MAC that its key does not decrypt."""
+        self.unauthenticated += 1
+        if decoded.decryption_failed:
+            self.decryption_failures += 1
+        elif decoded.error is not None:
+            self.decode_errors += 1
+            self._hooks.counters.decode_errors += 1
 
     def _count_duplicate(self) -> None:
         """Count a repeat of a frame already handled: only link figures change."""
@@ -392,6 +414,7 @@ class Peer:
             "decode_errors": self.decode_errors,
             "decryption_failures": self.decryption_failures,
             "invalid_values": self.invalid_values,
+            "unauthenticated": self.unauthenticated,
             "learnt_interval_s": self.learnt_interval,
             "stale_after_s": self.stale_after,
             "stale": self.stale,

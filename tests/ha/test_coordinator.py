@@ -37,7 +37,14 @@ from custom_components.espnow_gateway.espnowgw.model import (
 from custom_components.espnow_gateway.peer import Peer
 from devtools.simulator import PtyGateway, SimulatedGateway, SimulatorConfig
 
-from .conftest import GatewayClock, entity_id_of, frames_handled, send_frame, wait_until
+from .conftest import (
+    GatewayClock,
+    entity_id_of,
+    frames_handled,
+    send_frame,
+    tick,
+    wait_until,
+)
 
 OTHER_MAC = bytes.fromhex("0a0000000001")
 THIRD_MAC = bytes.fromhex("0a0000000002")
@@ -496,15 +503,6 @@ async def test_update_interval_zero_writes_every_frame(
 
 
 # ---- availability -----------------------------------------------------------------
-
-
-async def tick(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float
-) -> None:
-    """Let ``seconds`` pass and run the runtime's periodic check."""
-    freezer.tick(timedelta(seconds=seconds))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
 
 
 async def retry(

@@ -116,5 +116,10 @@ class DecodedPayload:
     replayed: bool = False
     repeat: bool = False
 
+    @property
+    def authenticated(self) -> bool:
+        """Whether the frame was encrypted, and decrypted and checked with the key."""
+        return self.encrypted and not self.decryption_failed and self.error is None
+
 
 RAW_PAYLOAD: Final = DecodedPayload(kind=PayloadKind.RAW)

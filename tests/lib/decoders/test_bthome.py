@@ -9,7 +9,6 @@ from typing import Any
 
 from bthome_ble import BTHomeBluetoothDeviceData
 from bthome_ble.const import MEAS_TYPES
-from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from habluetooth import BluetoothServiceInfoBleak
 from hypothesis import given, strategies as st
 import pytest
@@ -27,6 +26,7 @@ from sensor_state_data import (
 )
 from sensor_state_data.description import BaseSensorDescription
 
+from devtools import bthome_frames
 from espnowgw.decoders import bthome
 from espnowgw.decoders.bthome import COMMAND_LENGTH, OBJECT_SIZES, SERVICE_DATA_UUID, VARIABLE_LENGTH, BTHomeDecoder, is_plausible_bthome, map_update
 from espnowgw.mac import mac_to_str
@@ -55,15 +55,10 @@ def seal(
     info: int = 0x41,
     included_mac: bytes = b"",
 ) -> bytes:
-    """Build encrypted BTHome v2 service data (without the UUID).
-
-    AES-CCM, 4-byte tag, nonce = MAC (6) + ``D2 FC`` + device-info byte + counter (4,
-    little-endian); the frame is device info, [MAC reversed], ciphertext, counter, MIC.
-    """
-    counter_bytes = counter.to_bytes(4, "little")
-    nonce = mac + b"\xd2\xfc" + bytes([info]) + counter_bytes
-    sealed = AESCCM(key, tag_length=4).encrypt(nonce, objects, None)
-    return bytes([info]) + included_mac + sealed[:-4] + counter_bytes + sealed[-4:]
+    """Build encrypted BTHome v2 service data (without the UUID), for ``MAC`` and ``KEY``."""
+    return bthome_frames.seal(
+        objects, counter, mac=mac, key=key, info=info, included_mac=included_mac
+    )
 
 
 def by_key(result: DecodedPayload) -> dict[str, Measurement]:

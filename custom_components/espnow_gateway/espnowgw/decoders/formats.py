@@ -116,6 +116,7 @@ class Scan(NamedTuple):
 
 
 _SNIFFED_RAW: Final = Sniffed(PayloadKind.RAW)
+_KEYED_FORMATS: Final = frozenset({PayloadFormat.AUTO, PayloadFormat.BTHOME})
 
 
 _SNIFFED_ESPNOW: Final = Sniffed(PayloadKind.ESPNOW_CTRL)
@@ -242,6 +243,15 @@ class PeerDecoder:
         """The configured payload format."""
         return self._format
 
+    @property
+    def authenticates(self) -> bool:
+        """Whether only authenticated frames are this peer's (it has a BTHome key).
+
+        Then a frame whose decode is not ``authenticated`` (plaintext, JSON, a wrong
+        MIC, a replayed counter) was not sent by the peer, whatever its MAC says.
+        """
+        return self._bindkey is not None and self._format in _KEYED_FORMATS
+
     def export_state(self) -> dict[str, Any]:
         """Return the state that must survive a restart, JSON-able.
 
@@ -336,6 +346,9 @@ class PeerDecoder:
         """
         if not payload:
             return Scan(False, None, PayloadKind.RAW)
+        if self._bindkey is not None and self._format in _KEYED_FORMATS:
+            # Only a decrypted frame tells anything: every frame is for decode().
+            return Scan(True, None, PayloadKind.BTHOME)
         match self._format:
             case PayloadFormat.JSON:
                 return Scan(json_payload.may_be_urgent(payload), None, PayloadKind.JSON)
