@@ -52,6 +52,7 @@ LIMIT_MAX_PEERS: Final = 2000
 # Per-peer options
 CONF_PAYLOAD_FORMAT: Final = "payload_format"
 CONF_BINDKEY: Final = "bindkey"
+CONF_CLEAR_BINDKEY: Final = "clear_bindkey"  # a form field only, never stored
 CONF_EXPECTED_INTERVAL: Final = "expected_interval"  # seconds; 0: never stale
 
 # Timing

@@ -8,10 +8,29 @@ import os
 from homeassistant.components import usb
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers.selector import (
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
 
 from .const import LOGGER, PROBE_TIMEOUT
 from .espnowgw.connection import ConnectError, is_local_path, probe
+from .espnowgw.decoders.formats import BINDKEY_LENGTH
 from .espnowgw.messages import Hello
+
+# A BTHome key is a secret: typed like a password, never shown again.
+BINDKEY_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+
+
+def parse_bindkey(value: object) -> str | None:
+    """Return a BTHome key as 32 lower-case hex digits, or None if it is not one."""
+    text = str(value or "").strip().lower()
+    try:
+        valid = len(bytes.fromhex(text)) == BINDKEY_LENGTH
+    except ValueError:
+        valid = False
+    return text if valid and len(text) == 2 * BINDKEY_LENGTH else None
 
 
 def humanize(key: str) -> str:

@@ -19,13 +19,13 @@ from homeassistant.helpers.selector import (
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
-    TextSelector,
 )
 import probatio as vol
 
 from .const import (
     CONF_AUTO_ADD,
     CONF_BINDKEY,
+    CONF_CLEAR_BINDKEY,
     CONF_EXPECTED_INTERVAL,
     CONF_MAX_PEERS,
     CONF_PAYLOAD_FORMAT,
@@ -42,6 +42,7 @@ from .const import (
 )
 from .coordinator import EspNowConfigEntry
 from .espnowgw.model import PayloadFormat
+from .helpers import BINDKEY_SELECTOR, parse_bindkey
 
 
 class EspNowOptionsFlow(OptionsFlowWithReload):
@@ -153,19 +154,19 @@ class EspNowOptionsFlow(OptionsFlowWithReload):
         """Payload format, BTHome key and expected interval of one peer."""
         errors: dict[str, str] = {}
         current = dict(self._entry.options.get(CONF_PEERS, {}).get(self._mac, {}))
+        has_key = CONF_BINDKEY in current
         if user_input is not None:
             settings: dict[str, Any] = {
                 CONF_PAYLOAD_FORMAT: user_input[CONF_PAYLOAD_FORMAT],
             }
-            bindkey = str(user_input.get(CONF_BINDKEY) or "").strip().lower()
-            if bindkey:
-                try:
-                    valid = len(bytes.fromhex(bindkey)) == 16
-                except ValueError:
-                    valid = False
-                if not valid:
+            # The key is never shown: empty keeps the current one, unless cleared.
+            if entered := str(user_input.get(CONF_BINDKEY) or "").strip():
+                if (bindkey := parse_bindkey(entered)) is None:
                     errors[CONF_BINDKEY] = "invalid_bindkey"
-                settings[CONF_BINDKEY] = bindkey
+                else:
+                    settings[CONF_BINDKEY] = bindkey
+            elif has_key and not user_input.get(CONF_CLEAR_BINDKEY):
+                settings[CONF_BINDKEY] = current[CONF_BINDKEY]
             if (interval := user_input.get(CONF_EXPECTED_INTERVAL)) is not None:
                 settings[CONF_EXPECTED_INTERVAL] = float(interval)
             if not errors:
@@ -187,7 +188,12 @@ class EspNowOptionsFlow(OptionsFlowWithReload):
                         mode=SelectSelectorMode.DROPDOWN,
                     )
                 ),
-                vol.Optional(CONF_BINDKEY): TextSelector(),
+                vol.Optional(CONF_BINDKEY): BINDKEY_SELECTOR,
+                **(
+                    {vol.Optional(CONF_CLEAR_BINDKEY, default=False): BooleanSelector()}
+                    if has_key
+                    else {}
+                ),
                 vol.Optional(CONF_EXPECTED_INTERVAL): NumberSelector(
                     NumberSelectorConfig(
                         min=0,
@@ -201,7 +207,9 @@ class EspNowOptionsFlow(OptionsFlowWithReload):
         )
         return self.async_show_form(
             step_id="peer_settings",
-            data_schema=self.add_suggested_values_to_schema(schema, current),
+            data_schema=self.add_suggested_values_to_schema(
+                schema, {k: v for k, v in current.items() if k != CONF_BINDKEY}
+            ),
             errors=errors,
             description_placeholders={"mac": self._mac},
         )

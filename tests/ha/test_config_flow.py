@@ -25,6 +25,7 @@ from custom_components.espnow_gateway.const import (
     CONF_AUTO_ADD,
     CONF_BAUDRATE,
     CONF_BINDKEY,
+    CONF_CLEAR_BINDKEY,
     CONF_EXPECTED_INTERVAL,
     CONF_MAX_PEERS,
     CONF_PAYLOAD_FORMAT,
@@ -49,6 +50,7 @@ from .flow_helpers import (
     PortSetup,
     check_result,
     form_field,
+    form_fields,
     probe_crashes,
     suggested,
     wait_for,
@@ -802,7 +804,10 @@ async def test_options_peer_invalid_bindkey(
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {CONF_BINDKEY: "invalid_bindkey"}
-    assert suggested(result, CONF_BINDKEY) == bindkey.strip().lower()
+    # A key is a secret: never sent back to the form, not even a wrong one.
+    assert "suggested_value" not in (
+        form_field(result, CONF_BINDKEY).get("description") or {}
+    )
     assert suggested(result, CONF_PAYLOAD_FORMAT) == "bthome"
     assert CONF_PEERS not in entry.options
 
@@ -811,6 +816,45 @@ async def test_options_peer_invalid_bindkey(
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options[CONF_PEERS][NEW_PEER][CONF_BINDKEY] == BINDKEY
+
+
+async def test_options_peer_key_is_never_shown_kept_or_cleared(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """The key field is a password field; empty keeps the key; a box clears it."""
+    entry = init_integration
+    entry.runtime_data.table.approve(NEW_PEER)
+    result = await open_peer_settings(hass, entry, NEW_PEER)
+    assert form_field(result, CONF_BINDKEY)["selector"]["text"]["type"] == "password"
+    assert CONF_CLEAR_BINDKEY not in [f["name"] for f in form_fields(result)]
+    result = await options_step(
+        hass, result, {CONF_PAYLOAD_FORMAT: "bthome", CONF_BINDKEY: BINDKEY}
+    )
+    await hass.async_block_till_done()
+
+    result = await open_peer_settings(hass, entry, NEW_PEER)
+    assert "suggested_value" not in (
+        form_field(result, CONF_BINDKEY).get("description") or {}
+    )
+    assert BINDKEY not in repr(result)
+    # Empty: the key stays.
+    result = await options_step(
+        hass, result, {CONF_PAYLOAD_FORMAT: "bthome", CONF_EXPECTED_INTERVAL: 60}
+    )
+    await hass.async_block_till_done()
+    assert entry.options[CONF_PEERS][NEW_PEER] == {
+        CONF_PAYLOAD_FORMAT: "bthome",
+        CONF_BINDKEY: BINDKEY,
+        CONF_EXPECTED_INTERVAL: 60.0,
+    }
+    # Cleared: gone.
+    result = await open_peer_settings(hass, entry, NEW_PEER)
+    assert form_field(result, CONF_CLEAR_BINDKEY)["default"] is False
+    result = await options_step(
+        hass, result, {CONF_PAYLOAD_FORMAT: "auto", CONF_CLEAR_BINDKEY: True}
+    )
+    await hass.async_block_till_done()
+    assert entry.options[CONF_PEERS][NEW_PEER] == {CONF_PAYLOAD_FORMAT: "auto"}
 
 
 async def test_options_peer_settings_keep_other_peers(
