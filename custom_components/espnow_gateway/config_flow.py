@@ -20,11 +20,19 @@ from homeassistant.helpers.service_info.usb import UsbServiceInfo
 from homeassistant.helpers.typing import DiscoveryInfoType
 import probatio as vol
 
-from .const import BAUDRATES, CONF_BAUDRATE, DOMAIN, MAX_BAUDRATE, MIN_BAUDRATE
+from .const import (
+    BAUDRATES,
+    CONF_BAUDRATE,
+    CONF_BINDKEY,
+    DOMAIN,
+    MAX_BAUDRATE,
+    MIN_BAUDRATE,
+)
 from .coordinator import EspNowConfigEntry
-from .espnowgw.mac import mac_to_str
+from .espnowgw.decoders.formats import bindkey_matches
+from .espnowgw.mac import mac_from_str, mac_to_str
 from .espnowgw.messages import DEFAULT_BAUDRATE, Hello
-from .helpers import async_probe, peer_flow_unique_id
+from .helpers import BINDKEY_SELECTOR, async_probe, parse_bindkey, peer_flow_unique_id
 from .options_flow import EspNowOptionsFlow
 
 _BAUDRATE_SELECTOR = SelectSelector(
@@ -259,26 +267,67 @@ class EspNowConfigFlow(ConfigFlow, domain=DOMAIN):
             "kind": discovery_info["kind"],
         }
         self.context["title_placeholders"] = {"name": f"ESP-NOW {mac}"}
+        if discovery_info.get("encrypted"):
+            return await self.async_step_peer_key()
         return await self.async_step_peer_confirm()
+
+    def _peer_gateway(self) -> EspNowConfigEntry | None:
+        """Return the loaded entry of the gateway that heard the peer, if any."""
+        entry: EspNowConfigEntry | None = self.hass.config_entries.async_get_entry(
+            self._peer["entry_id"]
+        )
+        return entry if entry and entry.state is ConfigEntryState.LOADED else None
+
+    def _peer_placeholders(self, entry: EspNowConfigEntry) -> dict[str, str]:
+        return {
+            "mac": self._peer["mac"],
+            "kind": self._peer["kind"],
+            "gateway": entry.title,
+        }
+
+    def _add_peer(
+        self, entry: EspNowConfigEntry, bindkey: str | None
+    ) -> ConfigFlowResult:
+        if not entry.runtime_data.table.approve(self._peer["mac"], bindkey):
+            return self.async_abort(reason="peer_table_full")
+        return self.async_abort(reason="peer_added")
 
     async def async_step_peer_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Add the peer to its gateway."""
-        entry: EspNowConfigEntry | None = self.hass.config_entries.async_get_entry(
-            self._peer["entry_id"]
-        )
-        if entry is None or entry.state is not ConfigEntryState.LOADED:
+        if (entry := self._peer_gateway()) is None:
             return self.async_abort(reason="gateway_not_loaded")
         if user_input is not None:
-            if not entry.runtime_data.table.approve(self._peer["mac"]):
-                return self.async_abort(reason="peer_table_full")
-            return self.async_abort(reason="peer_added")
+            return self._add_peer(entry, None)
         return self.async_show_form(
             step_id="peer_confirm",
-            description_placeholders={
-                "mac": self._peer["mac"],
-                "kind": self._peer["kind"],
-                "gateway": entry.title,
-            },
+            description_placeholders=self._peer_placeholders(entry),
+        )
+
+    async def async_step_peer_key(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Add a peer that encrypts, with its key: it must decrypt the peer's frames."""
+        if (entry := self._peer_gateway()) is None:
+            return self.async_abort(reason="gateway_not_loaded")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            mac = self._peer["mac"]
+            bindkey = parse_bindkey(user_input.get(CONF_BINDKEY))
+            if bindkey is None:
+                errors[CONF_BINDKEY] = "invalid_bindkey"
+            elif not bindkey_matches(
+                mac_from_str(mac),
+                bytes.fromhex(bindkey),
+                entry.runtime_data.table.pending_frames(mac),
+            ):
+                errors[CONF_BINDKEY] = "bindkey_mismatch"
+            else:
+                return self._add_peer(entry, bindkey)
+        return self.async_show_form(
+            step_id="peer_key",
+            data_schema=vol.Schema({vol.Required(CONF_BINDKEY): BINDKEY_SELECTOR}),
+            errors=errors,
+            description_placeholders=self._peer_placeholders(entry),
         )

@@ -8,8 +8,9 @@ in a ``Store`` (writes batched), and tells the platforms about new peers and key
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -31,11 +32,12 @@ from .const import (
     DEFAULT_MAX_PEERS,
     DOMAIN,
     LOGGER,
+    MAX_PENDING_FRAMES,
     MAX_PENDING_PEERS,
     SAVE_DELAY,
     SIGNAL_NEW_ENTITIES,
 )
-from .espnowgw.decoders.formats import kind_of, sniff_as
+from .espnowgw.decoders.formats import FormatEvidence, kind_of, sniff_as
 from .espnowgw.mac import mac_from_str, mac_to_str
 from .espnowgw.messages import Packet
 from .espnowgw.model import PayloadFormat, PayloadKind
@@ -53,13 +55,36 @@ PEER_MODELS: dict[PayloadKind | None, str] = {
 
 @dataclass(slots=True)
 class PendingPeer:
-    """A peer heard but not (yet) added."""
+    """A peer heard but not (yet) added.
+
+    ``kind`` is what its frames have shown so far (raw until the evidence commits a
+    kind, see ``FormatEvidence``); ``encrypted``: a BTHome sender that encrypts, so
+    its confirmation asks for the key, checked against ``frames`` (the latest few).
+    """
 
     mac: str
-    kind: PayloadKind
     rssi: int
-    packets: int = 1
+    kind: PayloadKind = PayloadKind.RAW
+    encrypted: bool = False
+    asked: bool = False  # a discovery flow asks the user about it
+    packets: int = 0
     first_seen: datetime = field(default_factory=dt_util.utcnow)
+    evidence: FormatEvidence = field(default_factory=FormatEvidence)
+    frames: deque[bytes] = field(
+        default_factory=lambda: deque(maxlen=MAX_PENDING_FRAMES)
+    )
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Return what diagnostics show of it."""
+        return {
+            "mac": self.mac,
+            "kind": self.kind,
+            "encrypted": self.encrypted,
+            "asked": self.asked,
+            "rssi": self.rssi,
+            "packets": self.packets,
+            "first_seen": self.first_seen,
+        }
 
 
 class PeerTable:
@@ -100,49 +125,71 @@ class PeerTable:
     # ---- receive path: peers not (yet) in the table -----------------------------------
 
     def handle_unknown(self, packet: Packet) -> PayloadKind | None:
-        """Handle a packet of a peer not in the table; return its kind if found."""
+        """Handle a packet of a peer not in the table; return its kind if found.
+
+        A new sender is added (with auto-add) or offered to the user once its frames
+        show what it is: a format the user configured, a kind the evidence commits
+        (several consistent frames), or raw (frames that are no evidence). Raw
+        senders and BTHome senders that encrypt without a known key are always
+        offered, never added unasked.
+        """
         mac = packet.src
         mac_str = mac_to_str(mac)
         if mac_str in self.ignored:
             self.counters.ignored_packets += 1
             return None
         self.counters.unknown_packets += 1
-        pending = self.pending.get(mac)
-        if pending is not None:
-            pending.packets += 1
-            pending.rssi = packet.rssi
-            if not self.auto_add or pending.kind is not PayloadKind.RAW:
-                return None
+        pending = self.pending.get(mac) or self._add_pending(mac, packet.rssi)
+        pending.packets += 1
+        pending.rssi = packet.rssi
+        pending.frames.append(packet.payload)
+        if pending.kind is not PayloadKind.RAW and pending.asked:
+            return None  # decided and asked: nothing more to learn
         configured = self.configured_format(mac_str)
-        sniffed = sniff_as(packet.payload, configured)
-        if pending is not None:
-            if sniffed.kind is PayloadKind.RAW:
-                return sniffed.kind
-            # It waited only for being raw: now it sends something decodable.
-            self._abort_discovery(mac)
-        # A format the user configured counts as decodable, whatever it is.
+        if configured is PayloadFormat.AUTO:
+            evidence = pending.evidence
+            sniffed = evidence.feed(packet.payload)
+            committed = evidence.committed
+            pending.encrypted = evidence.encrypted
+        else:  # a format the user configured counts as decodable, whatever it is
+            sniffed = sniff_as(packet.payload, configured)
+            committed = sniffed.kind
+        if committed is None:
+            if not pending.evidence.undecided:
+                self._ask(pending)  # raw, as far as its frames show
+            return sniffed.kind
+        pending.kind = committed
         if self.auto_add and (
-            configured is not PayloadFormat.AUTO or sniffed.kind is not PayloadKind.RAW
+            not pending.encrypted or self._peer_settings(mac_str)["bindkey"]
         ):
+            if pending.asked:
+                self._abort_discovery(mac)  # it was raw so far: now it decodes
             peer = self.add(mac)
             if peer is not None:
                 return peer.handle(packet, sniffed)
             return sniffed.kind
-        self._add_pending(mac, sniffed.kind, packet.rssi)
+        self._ask(pending)
         return sniffed.kind
 
     def classify(self, packet: Packet) -> PayloadKind:
         """Return the kind of a packet that was not classified on its way in."""
         return kind_of(packet.payload, self.configured_format(mac_to_str(packet.src)))
 
-    def _add_pending(self, mac: bytes, kind: PayloadKind, rssi: int) -> None:
+    def _add_pending(self, mac: bytes, rssi: int) -> PendingPeer:
         if len(self.pending) >= MAX_PENDING_PEERS:
             oldest = next(iter(self.pending))
             del self.pending[oldest]
             self.counters.pending_dropped += 1
             self._abort_discovery(oldest)
-        self.pending[mac] = PendingPeer(mac_to_str(mac), kind, rssi)
-        self.hass.async_create_task(self._async_discover(mac), eager_start=False)
+        pending = self.pending[mac] = PendingPeer(mac_to_str(mac), rssi)
+        return pending
+
+    def _ask(self, pending: PendingPeer) -> None:
+        """Start the discovery flow that asks the user about a pending peer (once)."""
+        if not pending.asked:
+            pending.asked = True
+            mac = mac_from_str(pending.mac)
+            self.hass.async_create_task(self._async_discover(mac), eager_start=False)
 
     async def _async_discover(self, mac: bytes) -> None:
         """Ask the user about a pending peer (unless it was dropped meanwhile)."""
@@ -156,6 +203,7 @@ class PeerTable:
                 "entry_id": self.entry.entry_id,
                 "mac": pending.mac,
                 "kind": pending.kind.value,
+                "encrypted": pending.encrypted,
             },
         )
 
@@ -224,11 +272,24 @@ class PeerTable:
         return peer
 
     @callback
-    def approve(self, mac_str: str) -> bool:
-        """Add a pending peer the user confirmed."""
+    def approve(self, mac_str: str, bindkey: str | None = None) -> bool:
+        """Add a pending peer the user confirmed, with its BTHome key if it has one."""
         mac = mac_from_str(mac_str)
         self.ignored.discard(mac_str)
+        if bindkey is not None and len(self.peers) < self.max_peers:
+            settings = {**self.peer_options.get(mac_str, {}), CONF_BINDKEY: bindkey}
+            self.peer_options[mac_str] = settings
+            entry = self.entry
+            peers = {**entry.options.get(CONF_PEERS, {}), mac_str: settings}
+            self.hass.config_entries.async_update_entry(
+                entry, options={**entry.options, CONF_PEERS: peers}
+            )
         return self.add(mac) is not None
+
+    def pending_frames(self, mac_str: str) -> list[bytes]:
+        """Return the latest frames of a pending peer (oldest first)."""
+        pending = self.pending.get(mac_from_str(mac_str))
+        return list(pending.frames) if pending is not None else []
 
     @callback
     def remove(self, mac_str: str) -> None:
@@ -317,6 +378,6 @@ class PeerTable:
         """Return the table for diagnostics."""
         return {
             "peers": [peer.diagnostics() for peer in self.peers.values()],
-            "pending": [asdict(p) for p in self.pending.values()],
+            "pending": [p.diagnostics() for p in self.pending.values()],
             "ignored": sorted(self.ignored),
         }

@@ -30,7 +30,7 @@ from custom_components.espnow_gateway.const import CONF_BAUDRATE, DOMAIN
 from custom_components.espnow_gateway.espnowgw.connection import LinkConfig
 from custom_components.espnow_gateway.espnowgw.mac import mac_to_str
 from custom_components.espnow_gateway.peer import MeasurementInfo
-from devtools.simulator import PtyGateway, SimulatorConfig
+from devtools.simulator import PtyGateway, SimulatedGateway, SimulatorConfig
 
 from .flow_helpers import Ports
 
@@ -125,6 +125,17 @@ async def wait_until(
             raise TimeoutError(f"condition not met within {timeout} s")
         frozen = abs(time.monotonic() - _real_monotonic()) > 1.0
         await asyncio.sleep(0 if frozen else 0.01)
+
+
+BTHOME_WARMUP = (bytes.fromhex("40 00 f0"), bytes.fromhex("40 00 f1"))
+"""Two frames of a new BTHome sender: with its next one (device-info byte 0x40), the
+three consistent frames that make it a BTHome device (``FormatEvidence``)."""
+
+
+def warm_up(sim: SimulatedGateway, mac: bytes) -> None:
+    """Have a new BTHome sender send its first frames (not decoded: it is pending)."""
+    for payload in BTHOME_WARMUP:
+        assert sim.packet(mac, payload)
 
 
 async def frames_handled(
@@ -245,13 +256,17 @@ async def populate(
 ) -> None:
     """Bring every kind of peer and entity to life, reproducibly.
 
-    The simulated BTHome and JSON peers send one frame with a press each, the
+    The simulated BTHome and JSON peers send one frame with a press each (BTHome
+    senders after their warm-up frames), the
     raw peer is heard and confirmed, the remote and the JSON node send their
     payloads, and the gateway reports its figures.
     """
     sim = pty.gateway
     for peer in sim.peers:
+        if peer.kind == "bthome":
+            warm_up(sim, peer.mac)
         sim.emit_from(peer, press=peer.kind != "raw")
+    warm_up(sim, REMOTE_MAC)
     sim.packet(REMOTE_MAC, REMOTE_PAYLOAD, -70)
     sim.packet(MULTI_MAC, MULTI_PAYLOAD, -65)
     # The gateway reports 2 drops (not counted as drops by the simulator itself,

@@ -36,9 +36,10 @@ from custom_components.espnow_gateway.const import (
 )
 from custom_components.espnow_gateway.espnowgw.mac import mac_from_str, mac_to_str
 from custom_components.espnow_gateway.espnowgw.model import PayloadFormat
+from devtools.bthome_frames import seal
 from devtools.simulator import PtyGateway
 
-from .conftest import GATEWAY_MAC
+from .conftest import GATEWAY_MAC, send_frame
 from .flow_helpers import (
     OTHER_MAC,
     PORT_ERRORS,
@@ -649,6 +650,64 @@ async def test_raw_peer_asks_for_confirmation_even_with_auto_add(
     result = await configure(hass, flow, {})
     assert result["reason"] == "peer_added"
     assert mac in init_integration.runtime_data.table.peers
+
+
+def sealed(counter: int, mac: str = NEW_PEER) -> bytes:
+    """An encrypted BTHome frame of ``mac`` (temperature 23.45 °C), sealed with BINDKEY."""
+    return seal(
+        bytes.fromhex("02 29 09"),
+        counter,
+        mac=mac_from_str(mac),
+        key=bytes.fromhex(BINDKEY),
+    )
+
+
+async def test_encrypting_bthome_peer_asks_for_its_key(
+    hass: HomeAssistant, gateway: PtyGateway, init_integration: MockConfigEntry
+) -> None:
+    """An encrypted BTHome sender is never added unasked: the key is checked first."""
+    entry = init_integration
+    table = entry.runtime_data.table
+    mac = mac_from_str(NEW_PEER)
+    sim = gateway.gateway
+    for counter in (10, 11):
+        assert sim.packet(mac, sealed(counter))
+    await wait_for(hass, lambda: table.pending.get(mac) is not None)
+    await hass.async_block_till_done()
+    assert not discovery_flows(hass)  # two frames: not yet a BTHome device
+    assert sim.packet(mac, sealed(12))
+    await wait_for(hass, lambda: bool(discovery_flows(hass)))
+    assert mac not in table.peers  # auto-add is on, but it has no key
+
+    [flow] = discovery_flows(hass)
+    assert flow["step_id"] == "peer_key"
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"])
+    check_result(result, STRINGS["config"])
+    assert result["description_placeholders"] == {
+        "mac": NEW_PEER,
+        "kind": "bthome",
+        "gateway": TITLE,
+    }
+    assert form_field(result, CONF_BINDKEY)["selector"]["text"]["type"] == "password"
+    for bindkey, error in (
+        ("not a key", "invalid_bindkey"),
+        ("00" * 16, "bindkey_mismatch"),
+    ):
+        result = await configure(hass, result, {CONF_BINDKEY: bindkey})
+        assert result["type"] is FlowResultType.FORM
+        assert result["errors"] == {CONF_BINDKEY: error}
+        assert "suggested_value" not in (
+            form_field(result, CONF_BINDKEY).get("description") or {}
+        )
+    result = await configure(hass, result, {CONF_BINDKEY: f" {BINDKEY.upper()} "})
+    assert result["reason"] == "peer_added"
+    assert entry.options[CONF_PEERS][NEW_PEER] == {CONF_BINDKEY: BINDKEY}
+    peer = table.peers[mac]
+    assert peer.decoder.authenticates
+
+    await send_frame(hass, gateway, entry, mac, sealed(13))
+    assert peer.values == {"temperature": 23.45}
+    assert peer.decryption_failures == 0
 
 
 # ---- options ------------------------------------------------------------------------

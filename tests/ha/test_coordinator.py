@@ -44,6 +44,7 @@ from .conftest import (
     send_frame,
     tick,
     wait_until,
+    warm_up,
 )
 
 OTHER_MAC = bytes.fromhex("0a0000000001")
@@ -96,12 +97,20 @@ async def test_decodable_peers_added_raw_peers_pending(
     init_integration: MockConfigEntry,
     device_registry: dr.DeviceRegistry,
 ) -> None:
-    """BTHome and JSON peers are added at once, raw ones wait for confirmation."""
+    """BTHome and JSON peers are added once their frames show it, raw ones wait."""
     entry = init_integration
     runtime = runtime_of(entry)
     bthome, json_peer, raw = sim.peers
     for peer in sim.peers:
         sim.emit_from(peer, press=False)
+    await frames_handled(hass, gateway, entry)
+    # A JSON reading is evidence enough; one BTHome frame is not (random bytes look
+    # like one far too often), and nobody is asked about it while it could be one.
+    assert set(runtime.table.peers) == {json_peer.mac}
+    assert runtime.table.pending[bthome.mac].evidence.undecided
+    assert not runtime.table.pending[bthome.mac].asked
+    for _ in range(2):
+        sim.emit_from(bthome, press=False)
     await frames_handled(hass, gateway, entry)
 
     assert set(runtime.table.peers) == {bthome.mac, json_peer.mac}
@@ -109,7 +118,7 @@ async def test_decodable_peers_added_raw_peers_pending(
     assert runtime.table.peers[json_peer.mac].kind is PayloadKind.JSON
     assert list(runtime.table.pending) == [raw.mac]
     assert runtime.table.pending[raw.mac].kind is PayloadKind.RAW
-    assert runtime.counters.unknown_packets == 3
+    assert runtime.counters.unknown_packets == 5
 
     gateway_device = device_registry.async_get_device_by_identifier(
         (DOMAIN, "246f28000001"), entry.entry_id
@@ -126,7 +135,7 @@ async def test_decodable_peers_added_raw_peers_pending(
         assert device.via_device_id == gateway_device.id
         assert device.config_entry_id == entry.entry_id
         models[peer.kind] = device.model
-    # The payload kind is known from the first frame on.
+    # The payload kind is known from the frame that adds the peer on.
     assert models == {"bthome": "BTHome v2 device", "json": "JSON device"}
     # The gateway's device count follows the table at once.
     assert hass.states.get(entity_id_of(hass, "sensor", "peers")).state == "2"
@@ -173,6 +182,7 @@ async def test_auto_add_off(
 ) -> None:
     """Without auto-add every new peer waits, with the kind it was detected as."""
     runtime = runtime_of(init_integration)
+    warm_up(sim, sim.peers[0].mac)
     for peer in sim.peers:
         sim.emit_from(peer, press=False)
     await frames_handled(hass, gateway, init_integration)
@@ -250,11 +260,12 @@ async def test_peer_table_full(
     entry = init_integration
     runtime = runtime_of(entry)
     bthome, json_peer, raw = sim.peers
-    for _ in range(3):
+    for _ in range(5):
         sim.emit_from(bthome, press=False)
         sim.emit_from(json_peer, press=False)
     await frames_handled(hass, gateway, entry)
-    assert list(runtime.table.peers) == [bthome.mac]
+    # JSON is added at its first frame; BTHome, from its third on, finds no room.
+    assert list(runtime.table.peers) == [json_peer.mac]
     assert runtime.counters.table_full_packets == 3
     assert caplog.text.count("The peer table is full") == 1
     # Confirming a peer while the table is full fails.
@@ -345,6 +356,7 @@ async def test_repeated_press_is_one_event(
     entry = init_integration
     runtime = runtime_of(entry)
     bthome, json_peer, _raw = sim.peers
+    warm_up(sim, bthome.mac)
     for peer in (bthome, json_peer):
         sim.emit_from(peer, press=False)
     await frames_handled(hass, gateway, entry)
@@ -865,6 +877,7 @@ async def test_peer_table_survives_restart(
     entry = init_integration
     runtime = runtime_of(entry)
     bthome, json_peer, raw = sim.peers
+    warm_up(sim, bthome.mac)
     for _ in range(2):
         sim.emit_from(bthome, press=True)
         sim.emit_from(json_peer, press=False)

@@ -32,7 +32,7 @@ from custom_components.espnow_gateway.helpers import issue_id
 from custom_components.espnow_gateway.peer import Peer
 from devtools.simulator import PtyGateway
 
-from .conftest import entity_id_of, send_frame, wait_until
+from .conftest import entity_id_of, send_frame, wait_until, warm_up
 
 PEER = bytes.fromhex("0a00000000c1")
 
@@ -51,6 +51,7 @@ class CountingDecoder:
         self.inner = inner
         self.calls: list[bytes] = []
         self.payload_format = inner.payload_format
+        self.authenticates = inner.authenticates
 
     def scan(self, payload: bytes) -> Scan:
         return self.inner.scan(payload)
@@ -87,6 +88,7 @@ async def test_measurements_are_decoded_once_per_write(
     hass: HomeAssistant, gateway: PtyGateway, init_integration: MockConfigEntry
 ) -> None:
     entry = init_integration
+    warm_up(gateway.gateway, PEER)
     await send_frame(hass, gateway, entry, PEER, bthome(1, 20.0))
     peer = runtime(entry).table.peers[PEER]
     temperature = entity_id_of(hass, "sensor", "temperature", PEER)
@@ -107,6 +109,7 @@ async def test_events_are_decoded_and_fired_at_once(
     hass: HomeAssistant, gateway: PtyGateway, init_integration: MockConfigEntry
 ) -> None:
     entry = init_integration
+    warm_up(gateway.gateway, PEER)
     await send_frame(hass, gateway, entry, PEER, bthome(1, 20.0))
     decodes = count_decodes(runtime(entry).table.peers[PEER])
     presses = async_capture_events(hass, EVENT_BUTTON)

@@ -35,6 +35,7 @@ from .conftest import (
     frames_handled,
     send_frame,
     unique_prefix,
+    warm_up,
 )
 
 
@@ -65,6 +66,7 @@ async def test_get_triggers(
 ) -> None:
     """A peer offers every event type of every button it has reported."""
     entry = init_integration
+    warm_up(gateway.gateway, REMOTE_MAC)
     await send_frame(hass, gateway, entry, REMOTE_MAC, REMOTE_PAYLOAD)
     await send_frame(hass, gateway, entry, MULTI_MAC, b'{"temperature":20}')
     remote = device_of(device_registry, entry, REMOTE_MAC)
@@ -104,7 +106,9 @@ async def test_trigger_fires(
     entry = init_integration
     sim = gateway.gateway
     bthome = sim.peers[0]
+    warm_up(sim, bthome.mac)
     sim.emit_from(bthome, press=True)
+    warm_up(sim, REMOTE_MAC)
     await send_frame(hass, gateway, entry, REMOTE_MAC, REMOTE_PAYLOAD)
     device = device_of(device_registry, entry, bthome.mac)
     remote = device_of(device_registry, entry, REMOTE_MAC)

@@ -36,7 +36,8 @@ pytestmark = [
                 "update_interval": 2.0,
                 "peers": {
                     mac_to_str(MULTI_MAC): {
-                        "payload_format": "auto",
+                        # A key only counts for BTHome: this JSON peer is heard.
+                        "payload_format": "json",
                         "bindkey": BINDKEY,
                         "expected_interval": 60.0,
                     }

@@ -30,6 +30,7 @@ from .conftest import (
     entity_id_of,
     populate,
     send_frame,
+    warm_up,
 )
 
 FROZEN = "2026-06-01 12:00:00+00:00"
@@ -100,6 +101,7 @@ async def test_dimmer_and_command(
     hass: HomeAssistant, gateway: PtyGateway, init_integration: MockConfigEntry
 ) -> None:
     """A dimmer reports its steps; a BTHome command is an event entity of its own."""
+    warm_up(gateway.gateway, REMOTE_MAC)
     await send_frame(hass, gateway, init_integration, REMOTE_MAC, REMOTE_PAYLOAD)
     dimmer = hass.states.get(entity_id_of(hass, "event", "dimmer", REMOTE_MAC))
     assert dimmer.attributes[ATTR_EVENT_TYPE] == "rotate_left"

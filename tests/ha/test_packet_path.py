@@ -20,7 +20,7 @@ from custom_components.espnow_gateway.espnowgw.decoders import bthome, json_payl
 from custom_components.espnow_gateway.espnowgw.mac import mac_to_str
 from devtools.simulator import PtyGateway
 
-from .conftest import frames_handled
+from .conftest import frames_handled, warm_up
 from .stream_helpers import Stream, fire, send
 
 JSON_PEER = bytes.fromhex("024e000000c1")
@@ -119,6 +119,8 @@ async def test_bthome_peer_decoded_once_per_urgent_frame(
     stream: Stream,
     parses: Parses,
 ) -> None:
+    warm_up(gateway.gateway, BTHOME_PEER)
+    await frames_handled(hass, gateway, init_integration)
     await _subscribed(stream)
     await send(hass, gateway, init_integration, [(BTHOME_PEER, BTHOME, -50)])
     assert (parses.bthome, parses.json) == (1, 0)

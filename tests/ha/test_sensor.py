@@ -28,6 +28,7 @@ from .conftest import (
     send_frame,
     stored_table,
     wait_until,
+    warm_up,
 )
 
 FROZEN = "2026-06-01 12:00:00+00:00"
@@ -74,6 +75,7 @@ async def test_timestamp_measurement(
     hass: HomeAssistant, gateway: PtyGateway, init_integration: MockConfigEntry
 ) -> None:
     """A BTHome timestamp (an ISO string from the decoder) is a timestamp sensor."""
+    warm_up(gateway.gateway, REMOTE_MAC)
     await send_frame(
         hass,
         gateway,
@@ -90,29 +92,57 @@ async def test_timestamp_measurement(
 async def test_value_that_does_not_fit(
     hass: HomeAssistant, gateway: PtyGateway, init_integration: MockConfigEntry
 ) -> None:
-    """A numeric sensor given text shows unknown; numeric text is a number."""
+    """A value its sensor cannot show is refused and counted; the sensor keeps its last."""
     entry = init_integration
-    await send_frame(hass, gateway, entry, OTHER_MAC, b'{"temperature":20}')
+    runtime: EspNowGateway = entry.runtime_data
+    # A new peer's first frame: the number of 400 digits is refused, the rest is not.
+    big = "1" * 400
+    await send_frame(
+        hass, gateway, entry, OTHER_MAC, f'{{"temperature":20,"big":{big}}}'.encode()
+    )
+    peer = runtime.table.peers[OTHER_MAC]
     temperature = entity_id_of(hass, "sensor", "temperature", OTHER_MAC)
     assert hass.states.get(temperature).state == "20"
-    await send_frame(hass, gateway, entry, OTHER_MAC, b'{"temperature":"n/a"}')
-    runtime: EspNowGateway = entry.runtime_data
+    assert "big" not in peer.measurements
+    assert peer.invalid_values == 1
+    for refused in (b'"n/a"', b'"21.5"', b"true", big.encode(), b"-9007199254740993"):
+        await send_frame(
+            hass, gateway, entry, OTHER_MAC, b'{"temperature":%s}' % refused
+        )
+        peer.flush()
+        assert hass.states.get(temperature).state == "20", refused
+    assert peer.invalid_values == 6
     assert runtime.connection.stats.callback_errors == 0
-    # Written with the next interval.
-    runtime.table.peers[OTHER_MAC].flush()
-    assert hass.states.get(temperature).state == STATE_UNKNOWN
-    await send_frame(hass, gateway, entry, OTHER_MAC, b'{"temperature":"21.5"}')
-    runtime.table.peers[OTHER_MAC].flush()
-    assert hass.states.get(temperature).state == "21.5"
-    # Home Assistant refuses non-finite numbers too.
-    for value in ("nan", float("inf")):
-        runtime.table.peers[OTHER_MAC].values["temperature"] = value
-        runtime.table.peers[OTHER_MAC].flush()
+    # What else may reach the sensor (a restored value, say) shows unknown.
+    for value in ("nan", float("inf"), 10**400, True, "21.5"):
+        peer.values["temperature"] = value
+        peer.flush()
         assert hass.states.get(temperature).state == STATE_UNKNOWN
-    # A boolean for a numeric sensor counts as 0 or 1.
-    await send_frame(hass, gateway, entry, OTHER_MAC, b'{"temperature":true}')
-    runtime.table.peers[OTHER_MAC].flush()
-    assert hass.states.get(temperature).state == "1"
+    await send_frame(
+        hass, gateway, entry, OTHER_MAC, b'{"temperature":-9007199254740992}'
+    )
+    peer.flush()
+    assert hass.states.get(temperature).state == "-9007199254740992"
+    assert peer.diagnostics()["invalid_values"] == 6
+
+
+async def test_long_text_refused(
+    hass: HomeAssistant, gateway: PtyGateway, init_integration: MockConfigEntry
+) -> None:
+    """A BTHome raw object of 128 bytes or more is longer than a state may be."""
+    entry = init_integration
+    runtime: EspNowGateway = entry.runtime_data
+    warm_up(gateway.gateway, REMOTE_MAC)
+    short = bytes.fromhex("40 54 7f") + bytes(127)  # 254 hex digits
+    await send_frame(hass, gateway, entry, REMOTE_MAC, short)
+    raw = entity_id_of(hass, "sensor", "raw", REMOTE_MAC)
+    assert hass.states.get(raw).state == "00" * 127
+    await send_frame(
+        hass, gateway, entry, REMOTE_MAC, bytes.fromhex("40 54 80") + bytes(128)
+    )
+    runtime.table.peers[REMOTE_MAC].flush()
+    assert hass.states.get(raw).state == "00" * 127
+    assert runtime.table.peers[REMOTE_MAC].invalid_values == 1
 
 
 async def test_timestamp_that_does_not_fit(
@@ -121,6 +151,7 @@ async def test_timestamp_that_does_not_fit(
     """A timestamp sensor given anything but an ISO time with zone shows unknown."""
     entry = init_integration
     runtime: EspNowGateway = entry.runtime_data
+    warm_up(gateway.gateway, REMOTE_MAC)
     await send_frame(
         hass, gateway, entry, REMOTE_MAC, bytes.fromhex("40 50 30 66 1d 6a")
     )
