@@ -105,6 +105,20 @@ def async_setup(hass: HomeAssistant) -> None:
     websocket_api.async_register_command(hass, ws_ack_packets)
 
 
+def _integer(value: Any) -> int:
+    """Accept an int; never a bool (``true`` is not 1 here), never a string."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise vol.Invalid(f"expected an integer, got {value!r}")
+    return value
+
+
+def _number(value: Any) -> float:
+    """Accept a JSON number, as a float; never a bool, never a string."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise vol.Invalid(f"expected a number, got {value!r}")
+    return float(value)
+
+
 def _mac(value: Any) -> bytes:
     try:
         return mac_from_str(str(value))
@@ -120,24 +134,24 @@ def _mac(value: Any) -> bytes:
         vol.Optional("sources"): vol.All(
             [_mac], vol.Length(min=1, max=MAX_FILTER_SOURCES)
         ),
-        vol.Optional("min_rssi"): vol.All(int, vol.Range(min=-128, max=0)),
+        vol.Optional("min_rssi"): vol.All(_integer, vol.Range(min=-128, max=0)),
         vol.Optional("kinds"): vol.All(
             [vol.In(KINDS)], vol.Length(min=1, max=len(KINDS))
         ),
         vol.Optional("max_rate", default=DEFAULT_MAX_RATE): vol.All(
-            vol.Coerce(float), vol.Range(min=0.1, max=LIMIT_MAX_RATE)
+            _number, vol.Range(min=0.1, max=LIMIT_MAX_RATE)
         ),
         vol.Optional("burst"): vol.All(
-            vol.Coerce(float), vol.Range(min=1, max=LIMIT_MAX_RATE)
+            _number, vol.Range(min=1, max=LIMIT_MAX_RATE)
         ),
         vol.Optional("batch_interval", default=DEFAULT_BATCH_INTERVAL_MS): vol.All(
-            int, vol.Range(min=MIN_BATCH_INTERVAL_MS, max=MAX_BATCH_INTERVAL_MS)
+            _integer, vol.Range(min=MIN_BATCH_INTERVAL_MS, max=MAX_BATCH_INTERVAL_MS)
         ),
         vol.Optional("high_watermark", default=DEFAULT_HIGH_WATERMARK): vol.All(
-            int, vol.Range(min=MIN_HIGH_WATERMARK, max=LIMIT_HIGH_WATERMARK)
+            _integer, vol.Range(min=MIN_HIGH_WATERMARK, max=LIMIT_HIGH_WATERMARK)
         ),
         vol.Optional("low_watermark"): vol.All(
-            int, vol.Range(min=0, max=LIMIT_HIGH_WATERMARK)
+            _integer, vol.Range(min=0, max=LIMIT_HIGH_WATERMARK)
         ),
         vol.Optional("policy", default=Policy.DROP_OLDEST.value): vol.In(
             [policy.value for policy in Policy]
@@ -146,10 +160,10 @@ def _mac(value: Any) -> bytes:
             [encoding.value for encoding in Encoding]
         ),
         vol.Optional("window", default=DEFAULT_WINDOW): vol.All(
-            int, vol.Range(min=1, max=LIMIT_WINDOW)
+            _integer, vol.Range(min=1, max=LIMIT_WINDOW)
         ),
         vol.Optional("stall_timeout", default=DEFAULT_STALL_TIMEOUT): vol.All(
-            vol.Coerce(float), vol.Range(min=1, max=LIMIT_STALL_TIMEOUT)
+            _number, vol.Range(min=1, max=LIMIT_STALL_TIMEOUT)
         ),
     }
 )
@@ -250,8 +264,8 @@ def ws_subscribe_packets(
 @websocket_api.websocket_command(
     {
         vol.Required("type"): "espnow_gateway/ack_packets",
-        vol.Required("subscription"): int,
-        vol.Required("batch"): vol.All(int, vol.Range(min=0)),
+        vol.Required("subscription"): _integer,
+        vol.Required("batch"): vol.All(_integer, vol.Range(min=0)),
     }
 )
 @callback

@@ -257,6 +257,17 @@ async def test_stalled_subscription_is_closed(
         ({"window": 0}, "invalid_format"),
         ({"stall_timeout": 0}, "invalid_format"),
         ({"unknown": 1}, "invalid_format"),
+        # A boolean is no number, a string neither (issue 9: window true was 1).
+        ({"window": True}, "invalid_format"),
+        ({"batch_interval": True}, "invalid_format"),
+        ({"high_watermark": False}, "invalid_format"),
+        ({"min_rssi": False}, "invalid_format"),
+        ({"max_rate": True}, "invalid_format"),
+        ({"burst": True}, "invalid_format"),
+        ({"stall_timeout": True}, "invalid_format"),
+        ({"window": "4"}, "invalid_format"),
+        ({"max_rate": "100"}, "invalid_format"),
+        ({"window": 2.0}, "invalid_format"),
         ({"entry_id": "nope"}, "not_found"),
     ],
 )
@@ -307,6 +318,22 @@ async def test_ack_errors(hass: HomeAssistant, stream: Stream) -> None:
     result = await stream.ack(3)
     assert result["error"]["code"] == "invalid_format"
     assert result["error"]["translation_key"] == "batch_not_sent"
+
+
+async def test_ack_refuses_booleans(hass: HomeAssistant, stream: Stream) -> None:
+    """``true`` is no subscription id nor batch number."""
+    await stream.subscribe()
+    subscription = stream.subscription
+    for message in (
+        {"subscription": True, "batch": 0},
+        {"subscription": subscription, "batch": True},
+        {"subscription": subscription, "batch": False},
+    ):
+        result = await stream.command({"type": "espnow_gateway/ack_packets", **message})
+        assert result["error"]["code"] == "invalid_format", message
+    # A real integer reaches the handler.
+    result = await stream.ack(3)
+    assert result["error"]["translation_key"] == "batch_not_sent", result
 
 
 async def test_another_connection_cannot_acknowledge(
