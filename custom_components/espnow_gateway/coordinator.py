@@ -172,12 +172,9 @@ class EspNowGateway:
         placeholders = {"port": self.port, "detail": err.detail}
         await self.connection.close()
         if err.reason is ConnectErrorReason.UNSUPPORTED_VERSION:
+            # Retried like any other failure: a gateway updated (or replaced) and
+            # plugged in again comes up by itself; the issue tells what to do.
             create_version_issue(self.hass, self.entry, err)
-            raise ConfigEntryError(
-                translation_domain=DOMAIN,
-                translation_key="unsupported_version",
-                translation_placeholders=placeholders,
-            ) from err
         if err.reason is ConnectErrorReason.NOT_FOUND and not await async_port_present(
             self.hass, self.port
         ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import partial
 import os
 from pathlib import Path
@@ -18,8 +19,12 @@ from homeassistant.helpers import (
     issue_registry as ir,
 )
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.espnow_gateway.const import CONF_BAUDRATE, DOMAIN
@@ -170,22 +175,21 @@ async def test_setup_retry_when_gateway_silent(
 @pytest.mark.parametrize(
     "sim_config", [SimulatorConfig(peers=1, protocol_major=2, seed=5)]
 )
-async def test_setup_error_when_protocol_unsupported(
+async def test_setup_retried_when_protocol_unsupported(
     hass: HomeAssistant,
     gateway: PtyGateway,
     config_entry: MockConfigEntry,
     issue_registry: ir.IssueRegistry,
 ) -> None:
-    """A gateway speaking another major protocol version is an error, with an issue."""
+    """Another major protocol version: an issue, and retries until it is fixed."""
     config_entry.add_to_hass(hass)
     assert not await hass.config_entries.async_setup(config_entry.entry_id)
-    assert config_entry.state is ConfigEntryState.SETUP_ERROR
+    assert config_entry.state is ConfigEntryState.SETUP_RETRY
     assert "protocol version this integration does not support" in str(
         config_entry.reason
     )
-    issue = issue_registry.async_get_issue(
-        DOMAIN, f"unsupported_version_{config_entry.entry_id}"
-    )
+    issue_id = f"unsupported_version_{config_entry.entry_id}"
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert not issue.is_fixable
     assert issue.translation_placeholders == {
@@ -194,6 +198,20 @@ async def test_setup_error_when_protocol_unsupported(
         "version": "2.0",
         "supported": "1.x",
     }
+    # Still protocol 2 at the next attempt: still waiting, still the issue.
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=5))
+    asked = gateway.gateway.stats.commands
+    await wait_until(hass, lambda: asked.get("GetInfo", 0) >= 2)
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.SETUP_RETRY
+    # The gateway gets new firmware and is plugged in again: it comes up by itself.
+    gateway.unplug()
+    gateway.gateway.config.protocol_major = 1
+    gateway.plug()
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=10))
+    await wait_until(hass, lambda: config_entry.state is ConfigEntryState.LOADED)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    await hass.config_entries.async_unload(config_entry.entry_id)
 
 
 async def test_remove_peer_device(
