@@ -42,6 +42,8 @@ def test_connection_errors_are_translated_everywhere(
     """Setup raises them as exceptions; the flows show them as errors."""
     assert reason.value in STRINGS["exceptions"]
     assert reason.value in STRINGS["config"]["error"]
+    connection = STRINGS["entity"]["binary_sensor"]["connection"]
+    assert reason.value in connection["state_attributes"]["connect_error"]["state"]
     assert reason.value in STRINGS["issues"]["port_missing"]["fix_flow"]["error"]
 
 

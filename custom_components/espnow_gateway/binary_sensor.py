@@ -24,6 +24,7 @@ from .entity import (
 from .peer import MeasurementInfo, Peer
 
 PARALLEL_UPDATES = 0
+ATTR_CONNECT_ERROR = "connect_error"
 
 CONNECTION = BinarySensorEntityDescription(
     key="connection",
@@ -67,6 +68,12 @@ class GatewayConnectivity(EspNowGatewayEntity, BinarySensorEntity):
     def is_on(self) -> bool:
         """Return True while connected."""
         return self.gateway.connected
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Why the gateway cannot be reached, while it cannot (``port_busy``...)."""
+        error = self.gateway.connect_error
+        return {ATTR_CONNECT_ERROR: error.value if error is not None else None}
 
 
 class BinaryMeasurement(EspNowPeerEntity, BinarySensorEntity, RestoreEntity):

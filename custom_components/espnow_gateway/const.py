@@ -64,6 +64,7 @@ STALE_FACTOR: Final = 3.0  # missed expected intervals before a peer is stale
 URGENT_MIN_GAP: Final = 0.25  # s between two writes caused by binary state changes
 DIAGNOSTIC_INTERVAL: Final = 60.0  # s between writes of jittery diagnostics (RSSI)
 PORT_MISSING_REPAIR_AFTER: Final = 60.0  # seconds a vanished port is tolerated
+PORT_BUSY_REPAIR_AFTER: Final = 60.0  # seconds another program may hold the port
 PROBE_TIMEOUT: Final = 5.0  # s the config flow waits for a gateway's hello
 SAVE_DELAY: Final = 10.0  # seconds; peer table writes are batched
 
@@ -79,7 +80,12 @@ SIGNAL_NEW_ENTITIES: Final = f"{DOMAIN}_new_entities_{{}}"
 SIGNAL_STREAM_CHANGED: Final = f"{DOMAIN}_stream_changed"
 
 # Repair issues of one entry (their ids: helpers.issue_id)
-ISSUE_KINDS: Final = ("port_missing", "unsupported_version", "wrong_gateway")
+ISSUE_KINDS: Final = (
+    "port_busy",
+    "port_missing",
+    "unsupported_version",
+    "wrong_gateway",
+)
 PROTOCOL_DOC_URL: Final = (
     "https://github.com/espnow-gateway/ha-espnow-gateway/blob/main/docs/protocol.md"
     "#4-versioning"

@@ -35,6 +35,7 @@ from .const import (
     DOMAIN,
     EVENT_BUTTON,
     LOGGER,
+    PORT_BUSY_REPAIR_AFTER,
     PORT_MISSING_REPAIR_AFTER,
     TICK_INTERVAL,
 )
@@ -52,6 +53,7 @@ from .helpers import async_port_present
 from .peer import GatewayCounters, Peer, PeerHooks
 from .peer_table import PeerTable
 from .repairs import (
+    create_port_busy_issue,
     create_port_issue,
     create_version_issue,
     create_wrong_gateway_issue,
@@ -115,6 +117,10 @@ class EspNowGateway:
         self._to_flush: deque[Peer] = deque()  # peers to write, a few per loop turn
         self._flushing: asyncio.Handle | None = None
         self._port_missing_since: datetime | None = None
+        self._port_busy_since: datetime | None = None
+        self._port_busy_logged = False  # once per outage
+        # Why the latest attempt to connect failed; None while connected.
+        self.connect_error: ConnectErrorReason | None = None
         self._was_connected: bool | None = None  # None: never connected yet
         self._connected_since: datetime | None = None
 
@@ -318,9 +324,11 @@ class EspNowGateway:
                 self.hass.config_entries.async_schedule_reload(self.entry.entry_id)
                 return
             self._connected_since = dt_util.utcnow()
-            self._port_missing_since = None
-            delete_issue(self.hass, self.entry.entry_id, "port_missing")
-            delete_issue(self.hass, self.entry.entry_id, "unsupported_version")
+            self._port_missing_since = self._port_busy_since = None
+            self._port_busy_logged = False
+            self.connect_error = None
+            for kind in ("port_busy", "port_missing", "unsupported_version"):
+                delete_issue(self.hass, self.entry.entry_id, kind)
             if self._was_connected is False:
                 LOGGER.info(
                     "Connection to the ESP-NOW gateway on %s restored", self.port
@@ -338,8 +346,15 @@ class EspNowGateway:
 
     @callback
     def _handle_connect_error(self, err: ConnectError) -> None:
+        if self.connect_error is not err.reason:
+            self.connect_error = err.reason  # the Connection entity shows it
+            self.async_notify()
         if err.reason is ConnectErrorReason.UNSUPPORTED_VERSION:
             create_version_issue(self.hass, self.entry, err)
+        if err.reason is ConnectErrorReason.BUSY:
+            self._handle_port_busy()
+            return
+        self._port_busy_since = None
         if err.reason is not ConnectErrorReason.NOT_FOUND or not is_local_path(
             self.port
         ):
@@ -351,6 +366,21 @@ class EspNowGateway:
             now - self._port_missing_since
         ).total_seconds() >= PORT_MISSING_REPAIR_AFTER:
             create_port_issue(self.hass, self.entry)
+
+    def _handle_port_busy(self) -> None:
+        """Another program holds the port: say so once, and in a repair if it lasts."""
+        now = dt_util.utcnow()
+        if self._port_busy_since is None:
+            self._port_busy_since = now
+            if not self._port_busy_logged:
+                self._port_busy_logged = True
+                LOGGER.warning(
+                    "The port %s of the ESP-NOW gateway is held by another program; "
+                    "retrying until it is free",
+                    self.port,
+                )
+        elif (now - self._port_busy_since).total_seconds() >= PORT_BUSY_REPAIR_AFTER:
+            create_port_busy_issue(self.hass, self.entry)
 
     @callback
     def reconnect_now(self) -> None:

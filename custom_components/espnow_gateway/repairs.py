@@ -45,6 +45,11 @@ def create_port_issue(hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
     _create_issue(hass, entry, "port_missing", {}, data={"entry_id": entry.entry_id})
 
 
+def create_port_busy_issue(hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
+    """Tell that another program holds the port (the link keeps retrying)."""
+    _create_issue(hass, entry, "port_busy", {})
+
+
 def create_version_issue(
     hass: HomeAssistant, entry: ConfigEntry[Any], err: ConnectError
 ) -> None:

@@ -141,9 +141,7 @@ def _mac(value: Any) -> bytes:
         vol.Optional("max_rate", default=DEFAULT_MAX_RATE): vol.All(
             _number, vol.Range(min=0.1, max=LIMIT_MAX_RATE)
         ),
-        vol.Optional("burst"): vol.All(
-            _number, vol.Range(min=1, max=LIMIT_MAX_RATE)
-        ),
+        vol.Optional("burst"): vol.All(_number, vol.Range(min=1, max=LIMIT_MAX_RATE)),
         vol.Optional("batch_interval", default=DEFAULT_BATCH_INTERVAL_MS): vol.All(
             _integer, vol.Range(min=MIN_BATCH_INTERVAL_MS, max=MAX_BATCH_INTERVAL_MS)
         ),

@@ -27,6 +27,7 @@ from custom_components.espnow_gateway.const import (
     MAX_MEASUREMENTS_PER_PEER,
 )
 from custom_components.espnow_gateway.coordinator import EspNowGateway
+from custom_components.espnow_gateway.espnowgw.connection import GatewayConnection
 from custom_components.espnow_gateway.espnowgw.mac import mac_to_str
 from custom_components.espnow_gateway.espnowgw.messages import LogLevel
 from custom_components.espnow_gateway.espnowgw.model import (
@@ -737,6 +738,53 @@ async def test_link_lost_and_restored(
     assert caplog.text.count("Connection to the ESP-NOW gateway on") == 1
     assert "restored" in caplog.text
     runtime.reconnect_now()  # connected: nothing to do
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.freeze_time(FROZEN)
+@pytest.mark.usefixtures("frozen_time_link")
+async def test_port_held_by_another_program(
+    hass: HomeAssistant,
+    gateway: PtyGateway,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Said once at warning level, on the Connection entity, and in a repair if it lasts."""
+    entry = init_integration
+    runtime = runtime_of(entry)
+    connection = entity_id_of(hass, "binary_sensor", "connection")
+    assert hass.states.get(connection).attributes["connect_error"] is None
+    issue_id = f"port_busy_{entry.entry_id}"
+    # The gateway restarts; another program opens the port before the integration.
+    gateway.unplug()
+    stats = runtime.connection.stats
+    await wait_until(hass, lambda: stats.connect_failures == 1)
+    gateway.plug()
+    other = GatewayConnection(gateway.url, on_packet=lambda _packet: None)
+    await other.connect()
+    try:
+        for seconds in (0, 25, 50, 75):  # busy for that long
+            if seconds:
+                assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+            freezer.tick(timedelta(seconds=25))
+            await retry(hass, runtime)
+            state = hass.states.get(connection)
+            assert state.state == "off"
+            assert state.attributes["connect_error"] == "port_busy"
+        assert caplog.text.count("is held by another program") == 1
+        issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+        assert issue is not None
+        assert issue.translation_placeholders == {
+            "title": entry.title,
+            "port": gateway.url,
+        }
+    finally:
+        await other.close()
+    await reconnect(hass, runtime)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    assert hass.states.get(connection).attributes["connect_error"] is None
     await hass.config_entries.async_unload(entry.entry_id)
 
 
