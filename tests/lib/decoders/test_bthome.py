@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+import logging
 import time
 from typing import Any
 
@@ -636,3 +637,55 @@ def test_firmware_version_objects() -> None:
     )
     assert decoder.decode(bytes([0x40, 0xF2, 0x00, 0x01, 0x06])).firmware == "6.1.0"
     assert BTHomeDecoder(MAC).decode(bytes([0x40, 0x01, 0x57])).firmware is None
+
+
+# ---- keys, and what bthome-ble logs (found by the fuzz harness) --------------------------
+
+
+def test_one_measurement_per_key() -> None:
+    """Objects 0x47 (L) and 0x48 (mL) are both "volume": one measurement."""
+    result = BTHomeDecoder(MAC).decode(bytes.fromhex("40 47 01 00 48 02 00"))
+    assert [m.key for m in result.measurements] == ["volume"]
+    # Objects of one type twice are numbered, as ever.
+    result = BTHomeDecoder(MAC).decode(bytes.fromhex("40 4b 01 00 00 4b 02 00 00"))
+    assert [m.key for m in result.measurements] == ["gas_1", "gas_2"]
+
+
+def test_binary_sensor_keys_differ_from_sensor_keys() -> None:
+    """A battery level and a battery-low flag, a power reading and a power state."""
+    result = BTHomeDecoder(MAC).decode(bytes.fromhex("40 01 57 0b 10 27 00 10 01 15 01"))
+    assert {m.key: m.binary for m in result.measurements} == {
+        "battery": False,
+        "power": False,
+        "power_on": True,
+        "battery_low": True,
+    }
+    assert bthome.binary_key("battery_2") == "battery_low_2"
+    assert bthome.binary_key("opening") == "opening"
+    assert bthome.binary_key("battery_charging") == "battery_charging"
+    assert bthome.binary_key("temperature") == "temperature_state"  # if it ever were
+    assert {"battery", "gas", "moisture", "power"} <= bthome.SENSOR_KEYS
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        seal(bytes.fromhex("02 29 09"), 5, key=WRONG_KEY),  # wrong MIC
+        bytes.fromhex("40 53 02 ff fe"),  # text that is not UTF-8
+        bytes.fromhex("40 02 29 09 01 57"),  # objects out of order
+    ],
+    ids=["wrong_mic", "not_utf8", "unordered"],
+)
+def test_bthome_ble_does_not_log_about_untrusted_frames(
+    data: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A log line per frame would let any sender flood the log; the result tells."""
+    decoder = BTHomeDecoder(MAC, KEY if data[0] & 1 else None)
+    with caplog.at_level(logging.DEBUG, logger="bthome_ble"):
+        decoder.decode(data)
+    assert [r for r in caplog.records if r.name.startswith("bthome_ble")] == []
+    # Outside a decode bthome-ble's logger works as ever (Home Assistant's BTHome).
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="bthome_ble"):
+        logging.getLogger("bthome_ble.parser").warning("its own")
+    assert [r.getMessage() for r in caplog.records] == ["its own"]

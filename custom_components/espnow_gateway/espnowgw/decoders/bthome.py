@@ -32,11 +32,14 @@ How bthome-ble's behaviour is adapted (pitfalls found in bthome-ble 3.23.4):
   as bthome-ble does.
 * Frames bthome-ble would reject with a log line on every frame (version other
   than 2, encrypted without a key, plaintext from a peer with a key, too short
-  to decrypt) are answered here without calling it.
+  to decrypt) are answered here without calling it, and what it would still log
+  about a frame being decoded (a wrong MIC, a replayed counter, unordered objects,
+  a text that is not UTF-8) is dropped: any sender could flood the log with it.
 
 Mapping to :class:`~.model.Measurement`: keys are bthome-ble's (``temperature``;
 ``temperature_1``, ``temperature_2`` when an object type occurs twice in one
-packet); device classes and units are Home Assistant's strings (bthome-ble's
+packet; one measurement per key), except the binary sensors whose name a sensor
+has too: ``battery_low``, ``gas_detected``, ``moisture_detected``, ``power_on``; device classes and units are Home Assistant's strings (bthome-ble's
 ``mass`` is HA's ``weight``, ``dew_point`` is a ``temperature``, the micro sign in
 ``µg/m³``/``µS/cm`` becomes HA's Greek mu ``μ``); state classes follow HA's
 ``bthome`` integration (``total`` for energy, gas, volume and water). Timestamps
@@ -53,6 +56,8 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 import logging
+import re
+import threading
 import time
 from types import MappingProxyType
 from typing import Final, override
@@ -67,6 +72,7 @@ from bthome_ble import (
 from bthome_ble.const import MEAS_TYPES
 from habluetooth import BluetoothServiceInfoBleak
 from sensor_state_data import BinarySensorDeviceClass
+from sensor_state_data.description import BaseSensorDescription
 
 from .. import model
 from ..mac import mac_to_str
@@ -173,6 +179,32 @@ _UNITS: Final[Mapping[str, str]] = {
 # Binary device classes: identical in HA, except "generic" (no device class).
 _BINARY_GENERIC: Final = BinarySensorDeviceClass.GENERIC.value
 
+# A peer's keys name its sensors and binary sensors alike, so they must differ:
+# bthome-ble calls a battery level and a battery-low flag both "battery". The
+# binary ones of the names both use get a key of their own, stable per peer.
+_BINARY_RENAMES: Final[Mapping[str, str]] = {
+    "battery": "battery_low",
+    "gas": "gas_detected",
+    "moisture": "moisture_detected",
+    "power": "power_on",
+}
+SENSOR_KEYS: Final = frozenset(
+    str(meas.meas_format.device_class)
+    for meas in MEAS_TYPES.values()
+    if isinstance(meas.meas_format, BaseSensorDescription)
+)
+_NUMBERED: Final = re.compile(r"(.+?)(_\d+)?")
+
+
+def binary_key(key: str) -> str:
+    """Return the key of bthome-ble's binary sensor ``key`` (``battery_2`` too)."""
+    match = _NUMBERED.fullmatch(key)
+    if match is None or match.group(1) not in SENSOR_KEYS:
+        return key
+    base = match.group(1)
+    return _BINARY_RENAMES.get(base, f"{base}_state") + (match.group(2) or "")
+
+
 _PACKET_ID: Final = SensorDeviceClass.PACKET_ID.value
 _SIGNAL_STRENGTH: Final = SensorDeviceClass.SIGNAL_STRENGTH.value
 
@@ -261,6 +293,30 @@ def is_plausible_bthome(data: bytes) -> bool:
     if info & FLAG_ENCRYPTED:
         return len(data) >= start + MIN_CIPHERTEXT_LENGTH + COUNTER_LENGTH + MIC_LENGTH
     return _walk_objects(data, start, ordered=True)
+
+
+class _ParserLogFilter(logging.Filter):
+    """Keep bthome-ble quiet about the frame this module is decoding.
+
+    bthome-ble logs a warning or an error for every frame with a wrong MIC, a
+    replayed counter, unordered objects or a text that is not UTF-8: frames that
+    anyone may send, so a log line each would let any sender flood the log. While
+    :class:`BTHomeDecoder` runs the parser (on this thread) its records are dropped;
+    the decoder reports the outcome (``decryption_failed``, ``error``) instead, and
+    Home Assistant's own BTHome integration, which shares the logger, is unaffected.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.decoding_thread: int | None = None
+
+    @override
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread != self.decoding_thread
+
+
+_PARSER_LOG_FILTER: Final = _ParserLogFilter()
+logging.getLogger("bthome_ble.parser").addFilter(_PARSER_LOG_FILTER)
 
 
 class _RecordingParser(BTHomeBluetoothDeviceData):
@@ -355,7 +411,9 @@ def map_update(
     """Map the keys this update set, and its events, to the output model."""
     measurements: list[model.Measurement] = []
     packet_id: int | None = None
-    for device_key in sensor_keys:
+    # Two object types may share a key (0x4B and 0x4C are both "gas"): one
+    # measurement per key, with the value bthome-ble kept (the last).
+    for device_key in dict.fromkeys(sensor_keys):
         description = update.entity_descriptions[device_key]
         value = update.entity_values[device_key].native_value
         device_class = (
@@ -373,12 +431,12 @@ def map_update(
                 device_key.key, device_class, None if unit is None else str(unit), value
             )
         )
-    for device_key in binary_keys:
+    for device_key in dict.fromkeys(binary_keys):
         binary_class = update.binary_entity_descriptions[device_key].device_class
         ha_binary_class = None if binary_class is None else str(binary_class)
         measurements.append(
             model.Measurement(
-                key=device_key.key,
+                key=binary_key(device_key.key),
                 value=update.binary_entity_values[device_key].native_value,
                 device_class=(
                     None if ha_binary_class == _BINARY_GENERIC else ha_binary_class
@@ -455,11 +513,14 @@ class BTHomeDecoder:
         # Disable bthome-ble's own duplicate filters (see the module docstring):
         # both only run when there is a previous service info to compare with.
         parser.last_service_info = None
+        _PARSER_LOG_FILTER.decoding_thread = threading.get_ident()
         try:
             update = parser.update(self._service_info(data))
         except Exception:  # third-party parser on untrusted bytes
             _LOGGER.debug("bthome-ble failed on %s", data.hex(), exc_info=True)
             return _result(encrypted=encrypted, error="bthome-ble parser error")
+        finally:
+            _PARSER_LOG_FILTER.decoding_thread = None
 
         if encrypted:
             counter = int.from_bytes(data[-8:-4], "little")
