@@ -8,6 +8,7 @@ import random
 import pytest
 
 from devtools.bthome_frames import seal
+from devtools.fuzz_payloads import random_sender_kind
 from espnowgw.decoders.formats import (
     FRAMES_TO_COMMIT,
     MAX_COUNTER_STEP,
@@ -116,17 +117,6 @@ def test_a_restarted_sender_starts_a_new_run() -> None:
     assert evidence.committed is PayloadKind.BTHOME
 
 
-def _random_sender(rng: random.Random, frames: int) -> PayloadKind | None:
-    """One sender of random payloads: a fixed length, a short one, or any length."""
-    profile = rng.randrange(3)
-    length = rng.randint(1, 1470) if profile == 0 else rng.randint(1, 24)
-    evidence = FormatEvidence()
-    for _ in range(frames):
-        size = rng.randint(1, 1470) if profile == 2 else length
-        evidence.feed(rng.randbytes(size))
-    return evidence.committed
-
-
 def test_random_senders_are_practically_never_given_a_kind() -> None:
     """Fewer than 1 in 100,000 random senders (30 frames each) gets a kind.
 
@@ -137,7 +127,7 @@ def test_random_senders_are_practically_never_given_a_kind() -> None:
     """
     rng = random.Random(20260609)
     senders = 100_000
-    committed = [kind for _ in range(senders) if (kind := _random_sender(rng, 30))]
+    committed = [kind for _ in range(senders) if (kind := random_sender_kind(rng, 30))]
     assert committed == []
 
 
