@@ -227,10 +227,11 @@ class _PeerChecker:
             PeerHooks(
                 loop=asyncio.get_running_loop(),
                 update_interval=0.0,
+                slow_interval=0.0,
                 link_up=lambda: True,
                 counters=GatewayCounters(),
                 new_keys=lambda _peer, _keys: None,
-                kind_changed=lambda _peer: None,
+                device_changed=lambda _peer: None,
                 fire_event=self.event,
             ),
             payload_format=ha_model.PayloadFormat(sender.payload_format),

@@ -69,7 +69,7 @@ class PendingPeer:
     asked: bool = False  # a discovery flow asks the user about it
     packets: int = 0
     first_seen: datetime = field(default_factory=dt_util.utcnow)
-    evidence: FormatEvidence = field(default_factory=FormatEvidence)
+    evidence: FormatEvidence = field(default_factory=FormatEvidence)  # with its MAC
     frames: deque[bytes] = field(
         default_factory=lambda: deque(maxlen=MAX_PENDING_FRAMES)
     )
@@ -181,7 +181,9 @@ class PeerTable:
             del self.pending[oldest]
             self.counters.pending_dropped += 1
             self._abort_discovery(oldest)
-        pending = self.pending[mac] = PendingPeer(mac_to_str(mac), rssi)
+        pending = self.pending[mac] = PendingPeer(
+            mac_to_str(mac), rssi, evidence=FormatEvidence(mac)
+        )
         return pending
 
     def _ask(self, pending: PendingPeer) -> None:

@@ -216,12 +216,15 @@ def frozen_time_link() -> Iterator[None]:
 
     No heartbeat: the first one after a jump ahead would find the link silent for
     that long and drop it (the heartbeat is tested in tests/link). No settle delay
-    after opening the port: it is a timer, which would never run out.
+    after opening the port, and no second try at a busy port: they are timers,
+    which would never run out.
     """
     with (
         patch(
             "custom_components.espnow_gateway.espnowgw.connection.LinkConfig",
-            partial(LinkConfig, ping_interval=math.inf, dead_after=math.inf),
+            partial(
+                LinkConfig, ping_interval=math.inf, dead_after=math.inf, busy_retry=0
+            ),
         ),
         patch("serialx.platforms.serial_posix.AFTER_OPEN_DELAY", 0),
     ):

@@ -32,13 +32,14 @@ pytestmark = [
         "entry_options",
         [
             {
+                "slow_update_interval": 0,  # every temperature written at once
                 "peers": {
                     mac_to_str(PEER): {
                         "payload_format": "bthome",
                         "bindkey": KEY.hex(),
                         "expected_interval": 10,  # stale after 30 s of silence
                     }
-                }
+                },
             }
         ],
     ),

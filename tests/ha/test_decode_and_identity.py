@@ -294,6 +294,7 @@ class FirmwareTelling:
         self.inner = inner
         self.firmware = firmware
         self.payload_format = inner.payload_format
+        self.authenticates = inner.authenticates
 
     def scan(self, payload: bytes) -> Scan:
         return self.inner.scan(payload)
@@ -308,6 +309,7 @@ async def test_firmware_version_becomes_the_devices_and_is_kept(
     hass: HomeAssistant, gateway: PtyGateway, init_integration: MockConfigEntry
 ) -> None:
     entry = init_integration
+    warm_up(gateway.gateway, PEER)
     await send_frame(hass, gateway, entry, PEER, bthome(1, 20.0, press=True))
     peer = runtime(entry).table.peers[PEER]
     peer.decoder = FirmwareTelling(peer.decoder, "1.4.2")  # type: ignore[assignment]

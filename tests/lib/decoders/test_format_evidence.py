@@ -15,6 +15,7 @@ from espnowgw.decoders.formats import (
     FormatEvidence,
     bindkey_matches,
 )
+from espnowgw.encoders import EsphomeNode, espnow_ctrl_payload, espnow_frame
 from espnowgw.model import PayloadKind
 
 MAC = bytes.fromhex("0a0000000042")
@@ -154,3 +155,20 @@ def test_bindkey_matches_the_frames_it_decrypts() -> None:
     assert not bindkey_matches(MAC, KEY, [plain(1), sealed(7)[:-1] + b"\x00"])
     assert not bindkey_matches(MAC, KEY, [])
     assert not bindkey_matches(MAC, KEY[:8], frames)
+
+
+def test_esphome_and_esp_now_frames_commit_at_once() -> None:
+    """Their detection already needs a magic and a header, or the sender's MAC."""
+    node = EsphomeNode("kitchen")
+    evidence = FormatEvidence(MAC)
+    evidence.feed(node.frames([("temperature", 21.5)])[0])
+    assert evidence.committed is PayloadKind.ESPHOME
+    frame = espnow_frame(5, espnow_ctrl_payload(0x0201, 1, 2), src=MAC, magic=7)
+    evidence = FormatEvidence(MAC)
+    evidence.feed(frame)
+    assert evidence.committed is PayloadKind.ESPNOW_CTRL
+    # Without the sender's MAC (or with another) an esp-now frame is raw.
+    assert fed(frame).committed is None
+    evidence = FormatEvidence(bytes(6))
+    evidence.feed(frame)
+    assert evidence.committed is None
