@@ -14,7 +14,8 @@ from espnowgw.decoders import json_payload
 from espnowgw.decoders.formats import PeerDecoder
 from espnowgw.model import BUTTON_EVENT_NAMES, DecodedPayload, PayloadKind
 
-_KEY: Final = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
+_KEY: Final = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")  # snake case (model.Measurement)
+_ESPHOME_KEY: Final = re.compile(r"[A-Za-z0-9_]{1,255}")  # an ESPHome id, as it is
 
 
 def limit_violations(decoded: DecodedPayload) -> list[str]:
@@ -27,7 +28,10 @@ def limit_violations(decoded: DecodedPayload) -> list[str]:
     if len(set(event_keys)) != len(event_keys):
         found.append(f"duplicate event keys {event_keys}")
     for m in decoded.measurements:
-        if not _KEY.fullmatch(m.key) or len(m.key) > json_payload.MAX_KEY_LENGTH:
+        if decoded.kind is PayloadKind.ESPHOME:
+            if not _ESPHOME_KEY.fullmatch(m.key):  # esphome.py documents its ids
+                found.append(f"ESPHome key {m.key!r}")
+        elif not _KEY.fullmatch(m.key) or len(m.key) > json_payload.MAX_KEY_LENGTH:
             found.append(f"key {m.key!r}")
         if m.binary and not isinstance(m.value, bool | None):
             found.append(f"binary {m.key} = {m.value!r}")

@@ -11,7 +11,9 @@ with the peer's key (counters rising, repeated, replayed), forged for a peer wit
 key (plaintext, JSON, wrong MICs, noise), mutated BTHome; JSON shallow (numbers of
 any size, floats to 1e308 and beyond, booleans where numbers were, long texts,
 ``\\u`` escapes and case-folding characters in keys), deep, mutated and of 1,470
-bytes; random bytes of any length.
+bytes; ESPHome packet_transport nodes (odd ids, any float, a key or none, a rolling
+code or none) and Espressif esp-now component frames, plain and mutated; random bytes
+of any length.
 
 Pure Python, no Home Assistant imports.
 """
@@ -20,11 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+import math
 import random
 from typing import Final
 
 from espnowgw.decoders import bthome, json_payload
 from espnowgw.decoders.formats import FormatEvidence
+from espnowgw.encoders import EsphomeNode, espnow_ctrl_payload, espnow_frame
 from espnowgw.model import BUTTON_EVENT_NAMES, PayloadKind
 
 from .bthome_frames import SERVICE_DATA_UUID_BYTES, seal
@@ -298,6 +302,7 @@ class _State:
     key: bytes
     counter: int
     last: bytes = b""
+    node: EsphomeNode | None = None
 
 
 def _encrypted(rng: random.Random, state: _State) -> bytes:
@@ -335,6 +340,64 @@ def _forged(rng: random.Random, state: _State) -> bytes:
     return rng.randbytes(rng.randint(0, 64))
 
 
+def _esphome(rng: random.Random, state: _State) -> bytes:
+    """Return an ESPHome packet_transport frame: odd ids, any float, maybe a key."""
+    if state.node is None:
+        name = "".join(
+            rng.choice("abcdefghijklmnopqrstuvwxyz0123456789_-")
+            for _ in range(rng.randint(1, 40))
+        )
+        key = rng.choice((None, None, "k", "another key"))
+        state.node = EsphomeNode(name, key=key, rolling_code=rng.random() < 0.5)
+    ident = "abcdefghijklmnopqrstuvwxyzABCXYZ0123456789_-.:/ é"
+    sensors = [
+        (
+            "".join(rng.choice(ident) for _ in range(rng.randint(1, 40))),
+            rng.choice(
+                (
+                    math.nan,
+                    math.inf,
+                    -math.inf,
+                    3.4e38,
+                    -0.0,
+                    1e-45,
+                    rng.uniform(-1e4, 1e4),
+                )
+            ),
+        )
+        for _ in range(rng.randint(0, 12))
+    ]
+    binaries = [
+        (
+            "".join(rng.choice(ident) for _ in range(rng.randint(1, 30))),
+            rng.random() < 0.5,
+        )
+        for _ in range(rng.randint(0, 6))
+    ]
+    if not sensors and not binaries:
+        sensors = [("temperature", 21.5)]
+    return rng.choice(state.node.frames(sensors, binaries))
+
+
+def _espnow(rng: random.Random, state: _State) -> bytes:
+    """Return an Espressif esp-now component frame of the sender (its MAC inside)."""
+    if rng.random() < 0.6:
+        payload = espnow_ctrl_payload(
+            rng.choice((0x0101, 0x0200, 0x0201, 0x0202, rng.randrange(1 << 16))),
+            rng.randrange(1 << 16),
+            rng.choice((0, 1, 2, 255, rng.randrange(1 << 32))),
+        )
+    else:
+        payload = rng.randbytes(rng.randint(0, 64))
+    return espnow_frame(
+        rng.choice((5, 5, 4, 0, 1, 2, 3, 6, rng.randrange(16))),
+        payload,
+        src=state.mac,
+        magic=rng.randrange(1 << 16),
+        security=rng.random() < 0.1,
+    )
+
+
 _PROFILES: Final[dict[str, tuple[int, str, bool, FrameMaker]]] = {
     # name: (weight, payload format, keyed, frame maker)
     "bthome_plain": (14, "auto", False, lambda rng, s: bthome_plain(rng)),
@@ -352,6 +415,10 @@ _PROFILES: Final[dict[str, tuple[int, str, bool, FrameMaker]]] = {
     "json_deep": (4, "auto", False, lambda rng, _s: json_deep(rng)),
     "json_mutated": (12, "auto", False, lambda rng, _s: mutate(rng, json_frame(rng))),
     "json_large": (6, "auto", False, lambda rng, _s: json_large(rng)),
+    "esphome": (6, "auto", False, _esphome),
+    "esphome_mutated": (4, "auto", False, lambda rng, s: mutate(rng, _esphome(rng, s))),
+    "espnow_ctrl": (5, "auto", False, _espnow),
+    "espnow_mutated": (3, "auto", False, lambda rng, s: mutate(rng, _espnow(rng, s))),
     "random_bytes": (
         12,
         "auto",
