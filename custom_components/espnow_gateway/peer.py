@@ -284,10 +284,21 @@ class Peer:
         """Count a frame with this peer's MAC that its key does not decrypt."""
         self.unauthenticated += 1
         if decoded.decryption_failed:
-            self.decryption_failures += 1
+            self._count_decryption_failure("its key does not decrypt them")
         elif decoded.error is not None:
             self.decode_errors += 1
             self._hooks.counters.decode_errors += 1
+
+    def _count_decryption_failure(self, why: str) -> None:
+        """Count a frame that did not decrypt; the first one is a hint to the user."""
+        self.decryption_failures += 1
+        if self.decryption_failures == 1:
+            LOGGER.warning(
+                "ESP-NOW peer %s sends encrypted payloads, and %s: set its key in "
+                "the gateway's options (Device settings)",
+                self.mac_str,
+                why,
+            )
 
     def _count_duplicate(self) -> None:
         """Count a repeat of a frame already handled: only link figures change."""
@@ -317,7 +328,7 @@ class Peer:
             self.decode_errors += 1
             hooks.counters.decode_errors += 1
         if decoded.decryption_failed:
-            self.decryption_failures += 1
+            self._count_decryption_failure("it has no key")
         new_keys: list[str] = []
         values = self.values
         binary_changed = False

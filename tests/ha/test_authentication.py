@@ -68,6 +68,7 @@ async def test_forged_frames_do_not_keep_a_silent_peer_available(
     gateway_clock: GatewayClock,
     init_integration: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     entry = init_integration
     runtime: EspNowGateway = entry.runtime_data
@@ -95,6 +96,8 @@ async def test_forged_frames_do_not_keep_a_silent_peer_available(
     assert hass.states.get(temperature).state == STATE_UNAVAILABLE
     assert peer.unauthenticated == len(forgeries)
     assert peer.decryption_failures == 2
+    # One hint in the log (a wrong key, or a forger), not a line per frame.
+    assert caplog.text.count("its key does not decrypt them") == 1
     assert peer.packets == 1 + len(forgeries)
     assert peer.values["temperature"] == 20.0
     # The genuine sender is back.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 import json
 import logging
@@ -320,7 +321,10 @@ async def test_too_many_measurements(
 
 
 async def test_decode_errors_counted(
-    hass: HomeAssistant, gateway: PtyGateway, init_integration: MockConfigEntry
+    hass: HomeAssistant,
+    gateway: PtyGateway,
+    init_integration: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Malformed and undecryptable payloads are counted per peer and gateway."""
     entry = init_integration
@@ -329,15 +333,24 @@ async def test_decode_errors_counted(
     await send_frame(hass, gateway, entry, OTHER_MAC, b"{broken")
     # UUID prefix: BTHome whatever follows; the object is cut short.
     await send_frame(hass, gateway, entry, OTHER_MAC, bytes.fromhex("d2fc400201"))
-    # Encrypted, but the peer has no key.
-    await send_frame(
-        hass, gateway, entry, OTHER_MAC, bytes.fromhex("41a4722bae1ac61208" + "00" * 8)
-    )
+    # Encrypted, but the peer has no key: the first time, the log says what to do.
+    for counter in ("00", "01"):
+        await send_frame(
+            hass,
+            gateway,
+            entry,
+            OTHER_MAC,
+            bytes.fromhex("41a4722bae1ac61208" + counter + "00" * 7),
+        )
     peer = runtime.table.peers[OTHER_MAC]
     assert peer.decode_errors == 1
     assert runtime.counters.decode_errors == 1
-    assert peer.decryption_failures == 1
+    assert peer.decryption_failures == 2
     assert peer.kind is PayloadKind.BTHOME
+    hints = [r for r in caplog.records if "sends encrypted payloads" in r.message]
+    assert [(r.levelname, "it has no key" in r.message) for r in hints] == [
+        ("WARNING", True)
+    ]
 
 
 # ---- duplicates -----------------------------------------------------------------------
@@ -754,6 +767,14 @@ async def test_port_held_by_another_program(
     """Said once at warning level, on the Connection entity, and in a repair if it lasts."""
     entry = init_integration
     runtime = runtime_of(entry)
+    # Attempts only when the test asks (retry()): none of the link's own retries or
+    # presence polls may take the port before the other program does.
+    runtime.connection.config = dataclasses.replace(
+        runtime.connection.config,
+        presence_poll=0,
+        reconnect_min=3600.0,
+        reconnect_max=3600.0,
+    )
     connection = entity_id_of(hass, "binary_sensor", "connection")
     assert hass.states.get(connection).attributes["connect_error"] is None
     issue_id = f"port_busy_{entry.entry_id}"
