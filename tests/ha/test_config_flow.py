@@ -710,6 +710,20 @@ async def test_encrypting_bthome_peer_asks_for_its_key(
     assert peer.decryption_failures == 0
 
 
+async def test_peer_key_after_gateway_unloaded(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    entry = init_integration
+    result = await start(
+        hass, SOURCE_INTEGRATION_DISCOVERY, peer_info(entry) | {"encrypted": True}
+    )
+    assert result["step_id"] == "peer_key"
+    await hass.config_entries.async_unload(entry.entry_id)
+    result = await configure(hass, result, {CONF_BINDKEY: BINDKEY})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "gateway_not_loaded"
+
+
 # ---- options ------------------------------------------------------------------------
 
 

@@ -195,6 +195,12 @@ async def test_auto_add_off(
         PayloadKind.RAW,
     ]
     assert len(hass.config_entries.flow.async_progress_by_handler(DOMAIN)) == 3
+    # Known and asked about: more frames are counted, nothing else.
+    json_peer = sim.peers[1]
+    sim.emit_from(json_peer, press=False)
+    await frames_handled(hass, gateway, init_integration)
+    assert runtime.table.pending[json_peer.mac].packets == 2
+    assert len(hass.config_entries.flow.async_progress_by_handler(DOMAIN)) == 3
 
 
 @pytest.mark.parametrize(
