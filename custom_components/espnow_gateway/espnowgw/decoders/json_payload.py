@@ -250,7 +250,7 @@ _URGENT: Final = re.compile(b"|".join(re.escape(token) for token in URGENT_TOKEN
 # What can hide a name from that search: a ``\\u`` escape (``"\\u0064oor"`` is
 # ``door``) and the only two characters whose lower case holds an ASCII letter or
 # digit, U+0130 (İ, lower ``i̇``) and U+212A (the Kelvin sign, lower ``k``), in UTF-8.
-# tests/lib/decoders/test_json_payload.py derives the two from Unicode.
+# tests/lib/decoders/test_scan_agreement.py derives the two from Unicode.
 CASE_FOLDING_TO_ASCII: Final = ("\u0130", "\u212a")
 _HIDING: Final = re.compile(
     b"|".join(
