@@ -127,6 +127,7 @@ class CompatRun:
         self.devices: dict[str, str] = {}  # MAC (lower case) -> device id
         self.has_port_helper = False
         self.entity_ids: set[str] = set()  # every entity of ours seen (for the log)
+        self._bthome_introduced = False
 
     # ---- plumbing -----------------------------------------------------------------
 
@@ -281,8 +282,13 @@ class CompatRun:
         """Send one frame from each peer; return the values each should show.
 
         Each call moves the temperature by a degree, so the values differ from any
-        shown before.
+        shown before. The first one has the BTHome peer send two short frames
+        first: a new sender is BTHome at its third consistent frame.
         """
+        if not self._bthome_introduced:
+            self._bthome_introduced = True
+            for _ in range(2):
+                self.sim.gateway.packet(self.bthome.mac, _bthome(self.bthome, b""), -50)
         expected: dict[bytes, dict[str, float]] = {}
         for peer in self.peers:
             peer.temperature += 1.0 if peer.temperature < 30 else -10.0
