@@ -252,6 +252,9 @@ async def test_raw_stream(
         while len(packets) < len(sent):
             await hass.async_block_till_done()
             message = await client.receive_json()
+            if message["type"] == "result":  # an acknowledgement's answer
+                assert message["success"], message
+                continue
             event = message["event"]
             if "batch" in event:
                 packets += event["packets"]
