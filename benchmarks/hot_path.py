@@ -18,7 +18,8 @@ import time
 from typing import Any
 
 from custom_components.espnow_gateway.espnowgw.messages import Packet
-from custom_components.espnow_gateway.peer import GatewayCounters, Peer, PeerHooks
+from custom_components.espnow_gateway.models import GatewayCounters, PeerHooks
+from custom_components.espnow_gateway.peer import Peer
 
 FRAMES = 200_000
 

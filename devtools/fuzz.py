@@ -56,12 +56,12 @@ from custom_components.espnow_gateway.espnowgw import (
     model as ha_model,
 )
 from custom_components.espnow_gateway.events import event_types_for, map_event
-from custom_components.espnow_gateway.peer import (
+from custom_components.espnow_gateway.models import (
     GatewayCounters,
     MeasurementInfo,
-    Peer,
     PeerHooks,
 )
+from custom_components.espnow_gateway.peer import Peer
 from custom_components.espnow_gateway.sensor import MeasurementSensor
 from espnowgw.decoders.formats import PeerDecoder
 from espnowgw.mac import BROADCAST

@@ -21,7 +21,9 @@ from .entity import (
     async_add_peer_entities,
     describe_measurement,
 )
-from .peer import MeasurementInfo, Peer
+from .entity_options import apply_entity_options
+from .models import MeasurementInfo
+from .peer import Peer
 
 PARALLEL_UPDATES = 0
 ATTR_CONNECT_ERROR = "connect_error"
@@ -34,10 +36,12 @@ CONNECTION = BinarySensorEntityDescription(
 )
 
 
-def binary_description(info: MeasurementInfo) -> BinarySensorEntityDescription:
+def binary_description(
+    info: MeasurementInfo, name: str | None = None
+) -> BinarySensorEntityDescription:
     """Describe the binary sensor entity of a decoded measurement."""
     return describe_measurement(
-        info, BinarySensorEntityDescription, BinarySensorDeviceClass
+        info, BinarySensorEntityDescription, BinarySensorDeviceClass, name
     )
 
 
@@ -80,8 +84,9 @@ class BinaryMeasurement(EspNowPeerEntity, BinarySensorEntity, RestoreEntity):
     """A decoded binary measurement (opening, motion...), restored across restarts."""
 
     def __init__(self, peer: Peer, info: MeasurementInfo) -> None:
-        """Initialize from the measurement's description."""
-        super().__init__(peer, binary_description(info))
+        """Initialize from the measurement's description (and the user's)."""
+        info, name = apply_entity_options(info, peer.entity_options.get(info.key))
+        super().__init__(peer, binary_description(info, name))
 
     def current(self) -> Any:
         """Return the value."""

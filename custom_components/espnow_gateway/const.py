@@ -52,7 +52,14 @@ LIMIT_MAX_PEERS: Final = 2000
 # Per-peer options
 CONF_PAYLOAD_FORMAT: Final = "payload_format"
 CONF_BINDKEY: Final = "bindkey"
+CONF_ESPHOME_KEY: Final = "esphome_key"  # the node's packet_transport encryption key
+CONF_ENTITIES: Final = "entities"  # per measurement key: name, device class, unit
 CONF_CLEAR_BINDKEY: Final = "clear_bindkey"  # a form field only, never stored
+# Form fields only, never stored:
+CONF_CLEAR_ESPHOME_KEY: Final = "clear_esphome_key"
+CONF_RESET_ROLLING_CODE: Final = "reset_rolling_code"
+CONF_EDIT_ENTITIES: Final = "edit_entities"
+CONF_ENTITY: Final = "entity"
 CONF_EXPECTED_INTERVAL: Final = "expected_interval"  # seconds; 0: never stale
 
 # Timing

@@ -50,7 +50,8 @@ from .espnowgw.mac import mac_from_str, mac_to_str
 from .espnowgw.messages import DEFAULT_BAUDRATE, Hello, Message, Packet, Stats
 from .espnowgw.model import ButtonEvent, PayloadKind
 from .helpers import async_port_present
-from .peer import GatewayCounters, Peer, PeerHooks
+from .models import GatewayCounters, PeerHooks
+from .peer import Peer
 from .peer_table import PeerTable
 from .repairs import (
     create_port_busy_issue,
@@ -262,7 +263,7 @@ class EspNowGateway:
             sw_version=info.firmware if info else None,
             serial_number=self.mac,
         )
-        self.device_id = self.table.gateway_device_id = device.id
+        self.device_id = self.table.devices.gateway_device_id = device.id
 
     # ---- peer hooks ---------------------------------------------------------------
 
@@ -272,7 +273,7 @@ class EspNowGateway:
 
     def _peer_device_changed(self, peer: Peer) -> None:
         self.table.async_save()
-        self.table.update_device(peer)
+        self.table.devices.update(peer)
 
     def _peer_event(self, peer: Peer, event: ButtonEvent) -> None:
         if peer.device_id is not None:
@@ -401,35 +402,9 @@ class EspNowGateway:
         self._rate_mark = (now, total)
         connected = self._connected_since
         if self.connected and connected is not None:
-            changed = [
-                peer
-                for peer in self.table.peers.values()
-                if self._check_silence(peer, now, connected)
-            ]
-            self._flush_spread(changed)
+            self._flush_spread(self.table.check_silence(now, connected))
+        self.table.save_changed_state()
         self.async_notify()
-
-    def _check_silence(self, peer: Peer, now: datetime, connected: datetime) -> bool:
-        """Mark a peer stale (unavailable) after too long a silence, or not.
-
-        Silence only counts while the peer could have been heard: from the moment
-        the link (re)connected, so an outage does not make every peer stale, and a
-        peer restored from the table but never heard since is judged too. Return
-        True if the peer's availability changed (its entities are to be written).
-        """
-        limit = peer.stale_after
-        heard = peer.last_seen
-        silent_since = heard if heard is not None and heard > connected else connected
-        stale = limit is not None and (now - silent_since).total_seconds() > limit
-        if stale == peer.stale:
-            return False
-        peer.stale = stale
-        LOGGER.info(
-            "ESP-NOW peer %s is %s",
-            peer.mac_str,
-            "silent: marked unavailable" if stale else "back",
-        )
-        return True
 
     # ---- diagnostics ------------------------------------------------------------------
 

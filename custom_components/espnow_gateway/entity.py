@@ -15,7 +15,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .const import DOMAIN, SIGNAL_NEW_ENTITIES
 from .coordinator import EspNowConfigEntry, EspNowGateway
 from .helpers import humanize
-from .peer import MeasurementInfo, Peer
+from .models import MeasurementInfo
+from .peer import Peer
 
 type PeerEntityFactory = Callable[[Peer, list[str] | None], Iterable[Entity]]
 
@@ -34,21 +35,25 @@ def describe_measurement[D: EntityDescription](
     info: MeasurementInfo,
     description: type[D],
     device_classes: type[StrEnum],
+    name: str | None = None,
     **extra: Any,
 ) -> D:
     """Describe the entity of a decoded measurement (sensors and binary sensors).
 
     A measurement whose key is its device class (``temperature``) is named by Home
-    Assistant after the class; any other is named after its key (``Env temp 2``).
+    Assistant after the class; any other is named after its key (``Env temp 2``),
+    or as the user named it (``name``).
     """
     device_class = enum_member(device_classes, info.device_class)
-    named_by_class = device_class is not None and info.key == device_class.value
+    named_by_class = (
+        name is None and device_class is not None and info.key == device_class.value
+    )
     return description(
         key=info.key,
         translation_key=None if named_by_class else "measurement",
         translation_placeholders=None
         if named_by_class
-        else {"name": humanize(info.key)},
+        else {"name": name or humanize(info.key)},
         device_class=device_class,
         **extra,
     )

@@ -26,10 +26,16 @@ from .const import (
     CONF_AUTO_ADD,
     CONF_BINDKEY,
     CONF_CLEAR_BINDKEY,
+    CONF_CLEAR_ESPHOME_KEY,
+    CONF_EDIT_ENTITIES,
+    CONF_ENTITIES,
+    CONF_ENTITY,
+    CONF_ESPHOME_KEY,
     CONF_EXPECTED_INTERVAL,
     CONF_MAX_PEERS,
     CONF_PAYLOAD_FORMAT,
     CONF_PEERS,
+    CONF_RESET_ROLLING_CODE,
     CONF_SLOW_INTERVAL,
     CONF_UPDATE_INTERVAL,
     DEFAULT_AUTO_ADD,
@@ -41,8 +47,11 @@ from .const import (
     MAX_UPDATE_INTERVAL,
 )
 from .coordinator import EspNowConfigEntry
-from .espnowgw.model import PayloadFormat
+from .entity_options import describe_entity_input, entity_schema
+from .espnowgw.mac import mac_from_str
+from .espnowgw.model import PayloadFormat, PayloadKind
 from .helpers import BINDKEY_SELECTOR, parse_bindkey
+from .peer import Peer
 
 
 class EspNowOptionsFlow(OptionsFlowWithReload):
@@ -51,6 +60,8 @@ class EspNowOptionsFlow(OptionsFlowWithReload):
     def __init__(self) -> None:
         """Initialize the flow."""
         self._mac = ""
+        self._key = ""  # the measurement whose entity is being described
+        self._settings: dict[str, Any] = {}  # the peer's settings, not yet saved
 
     @property
     def _entry(self) -> EspNowConfigEntry:
@@ -148,70 +159,177 @@ class EspNowOptionsFlow(OptionsFlowWithReload):
         )
         return self.async_show_form(step_id="peer", data_schema=schema)
 
+    def _peer(self) -> Peer | None:
+        """Return the runtime peer the user chose (None: the gateway is not loaded)."""
+        if self._entry.state is not ConfigEntryState.LOADED:
+            return None
+        return self._entry.runtime_data.table.peers.get(mac_from_str(self._mac))
+
     async def async_step_peer_settings(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Payload format, BTHome key and expected interval of one peer."""
+        """Payload format, encryption keys and expected interval of one peer."""
         errors: dict[str, str] = {}
         current = dict(self._entry.options.get(CONF_PEERS, {}).get(self._mac, {}))
-        has_key = CONF_BINDKEY in current
+        peer = self._peer()
+        esphome = PayloadKind.ESPHOME in (
+            peer.kind if peer else None,
+            current.get(CONF_PAYLOAD_FORMAT),
+        )
         if user_input is not None:
             settings: dict[str, Any] = {
                 CONF_PAYLOAD_FORMAT: user_input[CONF_PAYLOAD_FORMAT],
             }
-            # The key is never shown: empty keeps the current one, unless cleared.
+            if CONF_ENTITIES in current:
+                settings[CONF_ENTITIES] = current[CONF_ENTITIES]
+            # Keys are never shown: empty keeps the current one, unless cleared.
             if entered := str(user_input.get(CONF_BINDKEY) or "").strip():
                 if (bindkey := parse_bindkey(entered)) is None:
                     errors[CONF_BINDKEY] = "invalid_bindkey"
                 else:
                     settings[CONF_BINDKEY] = bindkey
-            elif has_key and not user_input.get(CONF_CLEAR_BINDKEY):
+            elif CONF_BINDKEY in current and not user_input.get(CONF_CLEAR_BINDKEY):
                 settings[CONF_BINDKEY] = current[CONF_BINDKEY]
+            # An ESPHome key is the text of its YAML `encryption: key:`, as it is.
+            if entered := str(user_input.get(CONF_ESPHOME_KEY) or ""):
+                settings[CONF_ESPHOME_KEY] = entered
+            elif CONF_ESPHOME_KEY in current and not user_input.get(
+                CONF_CLEAR_ESPHOME_KEY
+            ):
+                settings[CONF_ESPHOME_KEY] = current[CONF_ESPHOME_KEY]
             if (interval := user_input.get(CONF_EXPECTED_INTERVAL)) is not None:
                 settings[CONF_EXPECTED_INTERVAL] = float(interval)
             if not errors:
-                options = dict(self._entry.options)
-                peers = dict(options.get(CONF_PEERS, {}))
-                peers[self._mac] = settings
-                options[CONF_PEERS] = peers
-                return self.async_create_entry(data=options)
+                if user_input.get(CONF_RESET_ROLLING_CODE):
+                    self._entry.runtime_data.table.reset_decoder_state(self._mac)
+                self._settings = settings
+                if user_input.get(CONF_EDIT_ENTITIES):
+                    return await self.async_step_peer_entity()
+                return self._save_peer(settings)
             current = settings
-        schema = vol.Schema(
-            {
-                vol.Required(
-                    CONF_PAYLOAD_FORMAT,
-                    default=current.get(CONF_PAYLOAD_FORMAT, PayloadFormat.AUTO.value),
-                ): SelectSelector(
-                    SelectSelectorConfig(
-                        options=[f.value for f in PayloadFormat],
-                        translation_key=CONF_PAYLOAD_FORMAT,
-                        mode=SelectSelectorMode.DROPDOWN,
-                    )
-                ),
-                vol.Optional(CONF_BINDKEY): BINDKEY_SELECTOR,
-                **(
-                    {vol.Optional(CONF_CLEAR_BINDKEY, default=False): BooleanSelector()}
-                    if has_key
-                    else {}
-                ),
-                vol.Optional(CONF_EXPECTED_INTERVAL): NumberSelector(
-                    NumberSelectorConfig(
-                        min=0,
-                        max=MAX_STALE_AFTER,
-                        step=1,
-                        unit_of_measurement="s",
-                        mode=NumberSelectorMode.BOX,
-                    )
-                ),
-            }
+        schema: dict[Any, Any] = {
+            vol.Required(
+                CONF_PAYLOAD_FORMAT,
+                default=current.get(CONF_PAYLOAD_FORMAT, PayloadFormat.AUTO.value),
+            ): SelectSelector(
+                SelectSelectorConfig(
+                    options=[f.value for f in PayloadFormat],
+                    translation_key=CONF_PAYLOAD_FORMAT,
+                    mode=SelectSelectorMode.DROPDOWN,
+                )
+            ),
+            vol.Optional(CONF_BINDKEY): BINDKEY_SELECTOR,
+        }
+        if CONF_BINDKEY in current:
+            schema[vol.Optional(CONF_CLEAR_BINDKEY, default=False)] = BooleanSelector()
+        if esphome:
+            schema[vol.Optional(CONF_ESPHOME_KEY)] = BINDKEY_SELECTOR
+            if CONF_ESPHOME_KEY in current:
+                schema[vol.Optional(CONF_CLEAR_ESPHOME_KEY, default=False)] = (
+                    BooleanSelector()
+                )
+            schema[vol.Optional(CONF_RESET_ROLLING_CODE, default=False)] = (
+                BooleanSelector()
+            )
+        schema[vol.Optional(CONF_EXPECTED_INTERVAL)] = NumberSelector(
+            NumberSelectorConfig(
+                min=0,
+                max=MAX_STALE_AFTER,
+                step=1,
+                unit_of_measurement="s",
+                mode=NumberSelectorMode.BOX,
+            )
         )
+        if peer is not None and peer.measurements:
+            schema[vol.Optional(CONF_EDIT_ENTITIES, default=False)] = BooleanSelector()
+        secret = (CONF_BINDKEY, CONF_ESPHOME_KEY)
         return self.async_show_form(
             step_id="peer_settings",
             data_schema=self.add_suggested_values_to_schema(
-                schema, {k: v for k, v in current.items() if k != CONF_BINDKEY}
+                vol.Schema(schema),
+                {k: v for k, v in current.items() if k not in secret},
             ),
             errors=errors,
             description_placeholders={"mac": self._mac},
+        )
+
+    def _save_peer(self, settings: dict[str, Any]) -> ConfigFlowResult:
+        options = dict(self._entry.options)
+        peers = dict(options.get(CONF_PEERS, {}))
+        peers[self._mac] = settings
+        options[CONF_PEERS] = peers
+        return self.async_create_entry(data=options)
+
+    async def async_step_peer_entity(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose which of the peer's entities to name and describe."""
+        peer = self._peer()
+        if peer is None:
+            return self.async_abort(reason="gateway_not_loaded")
+        if user_input is not None:
+            self._key = user_input[CONF_ENTITY]
+            return await self.async_step_peer_entity_edit()
+        options = [
+            SelectOptionDict(value=key, label=self._entity_label(peer, key))
+            for key in sorted(peer.measurements)
+        ]
+        return self.async_show_form(
+            step_id="peer_entity",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_ENTITY): SelectSelector(
+                        SelectSelectorConfig(
+                            options=options, mode=SelectSelectorMode.DROPDOWN
+                        )
+                    )
+                }
+            ),
+            description_placeholders={"mac": self._mac},
+        )
+
+    @staticmethod
+    def _entity_label(peer: Peer, key: str) -> str:
+        value = peer.values.get(key)
+        return key if value is None else f"{key} ({value})"
+
+    async def async_step_peer_entity_edit(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Name, device class and unit of one entity (what its sender does not tell)."""
+        peer = self._peer()
+        if peer is None:
+            return self.async_abort(reason="gateway_not_loaded")
+        info = peer.measurements[self._key]
+        entities = dict(self._settings.get(CONF_ENTITIES, {}))
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            described = describe_entity_input(info.binary, user_input)
+            if isinstance(described, str):
+                errors["base"] = described
+            else:
+                if described:
+                    entities[self._key] = described
+                else:
+                    entities.pop(self._key, None)
+                settings = dict(self._settings)
+                if entities:
+                    settings[CONF_ENTITIES] = entities
+                else:
+                    settings.pop(CONF_ENTITIES, None)
+                return self._save_peer(settings)
+        current = entities.get(self._key, {})
+        return self.async_show_form(
+            step_id="peer_entity_edit",
+            data_schema=self.add_suggested_values_to_schema(
+                entity_schema(info.binary), {**current, **(user_input or {})}
+            ),
+            errors=errors,
+            description_placeholders={
+                "key": self._key,
+                "device_class": info.device_class or "-",
+                "unit": info.unit or "-",
+            },
         )
 
     async def async_step_ignored(

@@ -10,9 +10,7 @@ writes to the peer's :class:`~.scheduler.WriteScheduler`.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 import zlib
@@ -39,6 +37,7 @@ from .espnowgw.model import (
     PayloadKind,
 )
 from .espnowgw.values import refusal, shape_of
+from .models import MeasurementInfo, PeerHooks
 from .scheduler import WriteScheduler
 
 # Gaps shorter than this (repeats, bursts) do not teach a peer's reporting interval.
@@ -53,61 +52,6 @@ def write_phase(mac: bytes) -> float:
     return zlib.crc32(mac) / 0x1_0000_0000
 
 
-@dataclass(frozen=True, slots=True)
-class MeasurementInfo:
-    """What an entity for one measurement key looks like (persisted)."""
-
-    key: str
-    device_class: str | None
-    unit: str | None
-    state_class: str | None
-    binary: bool = False
-    precision: int | None = None
-
-    @classmethod
-    def from_measurement(cls, m: Measurement) -> MeasurementInfo:
-        """Describe a decoded measurement."""
-        return cls(m.key, m.device_class, m.unit, m.state_class, m.binary, m.precision)
-
-    def as_stored(self) -> dict[str, Any]:
-        """Return the stored form (``dataclasses.asdict`` is several times slower)."""
-        return {
-            "key": self.key,
-            "device_class": self.device_class,
-            "unit": self.unit,
-            "state_class": self.state_class,
-            "binary": self.binary,
-            "precision": self.precision,
-        }
-
-
-@dataclass(slots=True)
-class GatewayCounters:
-    """Host-side counters of a gateway's peers (the link has its own)."""
-
-    unknown_packets: int = 0
-    ignored_packets: int = 0
-    table_full_packets: int = 0
-    pending_dropped: int = 0
-    duplicates: int = 0
-    decode_errors: int = 0
-    events: int = 0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PeerHooks:
-    """What a peer may ask of the world around it."""
-
-    loop: asyncio.AbstractEventLoop
-    update_interval: float
-    slow_interval: float  # entities of slowly changing values: at least this apart
-    link_up: Callable[[], bool]
-    counters: GatewayCounters
-    new_keys: Callable[[Peer, list[str]], None]  # new measurements or buttons
-    device_changed: Callable[[Peer], None]  # its kind or firmware version
-    fire_event: Callable[[Peer, ButtonEvent], None]  # to the bus (device triggers)
-
-
 class Peer:
     """One ESP-NOW node heard through the gateway."""
 
@@ -119,14 +63,23 @@ class Peer:
         *,
         payload_format: PayloadFormat = PayloadFormat.AUTO,
         bindkey: bytes | None = None,
+        esphome_key: str | None = None,
         expected_interval: float | None = None,
+        entities: dict[str, dict[str, str]] | None = None,
     ) -> None:
         """Initialize a peer with its per-peer options."""
         self.mac = mac
         self.mac_str = mac_to_str(mac)
         self.unique_prefix = unique_prefix
         self._hooks = hooks
-        self.decoder = PeerDecoder(mac, payload_format=payload_format, bindkey=bindkey)
+        self.decoder = PeerDecoder(
+            mac, payload_format=payload_format, bindkey=bindkey, esphome_key=esphome_key
+        )
+        # The user's names, device classes and units, by measurement key.
+        self.entity_options: dict[str, dict[str, str]] = dict(entities or {})
+        self.name: str | None = None  # what the peer calls itself (ESPHome hostname)
+        self.replays = 0  # authenticated frames refused as replayed (rolling code)
+        self.state_dirty = False  # decoder state (rolling codes) to be saved
         self.expected_interval = expected_interval  # user override (s); 0 = never stale
         self.kind: PayloadKind | None = None
         self.firmware: str | None = None  # as the peer tells (BTHome 0xF1/0xF2)
@@ -324,6 +277,13 @@ class Peer:
         if decoded.firmware is not None and decoded.firmware != self.firmware:
             self.firmware = decoded.firmware
             hooks.device_changed(self)
+        if decoded.name is not None and decoded.name != self.name:
+            self.name = decoded.name
+            hooks.device_changed(self)
+        if decoded.replayed:
+            self.replays += 1
+        elif decoded.kind is PayloadKind.ESPHOME and not decoded.decryption_failed:
+            self.state_dirty = True  # a rolling code moved on
         if decoded.error is not None:
             self.decode_errors += 1
             hooks.counters.decode_errors += 1
@@ -390,6 +350,8 @@ class Peer:
         return {
             "kind": self.kind.value if self.kind else None,
             "firmware": self.firmware,
+            "name": self.name,
+            "decoder": self.decoder.export_state(),
             "measurements": [m.as_stored() for m in self.measurements.values()],
             "events": sorted(self.event_keys),
             "interval": self.learnt_interval,
@@ -401,6 +363,10 @@ class Peer:
         self.kind = PayloadKind(kind) if kind in set(PayloadKind) else None
         firmware = stored.get("firmware")
         self.firmware = firmware if isinstance(firmware, str) else None
+        name = stored.get("name")
+        self.name = name if isinstance(name, str) else None
+        if isinstance(state := stored.get("decoder"), dict):
+            self.decoder.restore_state(state)
         for item in stored.get("measurements", [])[:MAX_MEASUREMENTS_PER_PEER]:
             info = MeasurementInfo(**item)
             self.measurements[info.key] = info
@@ -415,6 +381,8 @@ class Peer:
             "kind": self.kind,
             "payload_format": self.decoder.payload_format,
             "firmware": self.firmware,
+            "name": self.name,
+            "replays": self.replays,
             "measurements": sorted(self.measurements),
             "events": sorted(self.event_keys),
             "values": dict(self.values),

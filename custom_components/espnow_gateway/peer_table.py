@@ -16,7 +16,6 @@ from typing import Any
 
 from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY, ConfigEntry
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
@@ -24,6 +23,8 @@ from homeassistant.util import dt as dt_util
 from .const import (
     CONF_AUTO_ADD,
     CONF_BINDKEY,
+    CONF_ENTITIES,
+    CONF_ESPHOME_KEY,
     CONF_EXPECTED_INTERVAL,
     CONF_MAX_PEERS,
     CONF_PAYLOAD_FORMAT,
@@ -42,15 +43,11 @@ from .espnowgw.mac import mac_from_str, mac_to_str
 from .espnowgw.messages import Packet
 from .espnowgw.model import PayloadFormat, PayloadKind
 from .helpers import peer_flow_unique_id
-from .peer import Peer, PeerHooks
+from .models import PeerHooks
+from .peer import Peer
+from .peer_devices import PeerDevices
 
 STORAGE_VERSION = 1
-PEER_MODELS: dict[PayloadKind | None, str] = {
-    PayloadKind.BTHOME: "BTHome v2 device",
-    PayloadKind.JSON: "JSON device",
-    PayloadKind.RAW: "ESP-NOW device",
-    None: "ESP-NOW device",
-}
 
 
 @dataclass(slots=True)
@@ -116,7 +113,7 @@ class PeerTable:
         self.peers: dict[bytes, Peer] = {}
         self.pending: dict[bytes, PendingPeer] = {}
         self.ignored: set[str] = set()
-        self.gateway_device_id: str | None = None
+        self.devices = PeerDevices(hass, entry.entry_id, self.peers)
         self._table_full_logged = False
         self._store: Store[dict[str, Any]] = Store(
             hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}"
@@ -173,7 +170,9 @@ class PeerTable:
 
     def classify(self, packet: Packet) -> PayloadKind:
         """Return the kind of a packet that was not classified on its way in."""
-        return kind_of(packet.payload, self.configured_format(mac_to_str(packet.src)))
+        return kind_of(
+            packet.payload, self.configured_format(mac_to_str(packet.src)), packet.src
+        )
 
     def _add_pending(self, mac: bytes, rssi: int) -> PendingPeer:
         if len(self.pending) >= MAX_PENDING_PEERS:
@@ -236,7 +235,9 @@ class PeerTable:
         return {
             "payload_format": self.configured_format(mac_str),
             "bindkey": bytes.fromhex(bindkey) if bindkey else None,
+            "esphome_key": options.get(CONF_ESPHOME_KEY) or None,
             "expected_interval": float(interval) if interval is not None else None,
+            "entities": options.get(CONF_ENTITIES) or {},
         }
 
     # ---- the table --------------------------------------------------------------------
@@ -268,7 +269,7 @@ class PeerTable:
         self.pending.pop(mac, None)
         if stored is None:
             self.async_save()
-        self._register_device(peer)
+        self.devices.register(peer)
         self.announce(peer, None)
         self._on_change()
         return peer
@@ -326,29 +327,51 @@ class PeerTable:
             self.hass, SIGNAL_NEW_ENTITIES.format(self.entry.entry_id), peer, keys
         )
 
-    # ---- peer devices -------------------------------------------------------------------
+    def check_silence(self, now: datetime, connected: datetime) -> list[Peer]:
+        """Mark peers stale (unavailable) after too long a silence, or not.
 
-    def _register_device(self, peer: Peer) -> None:
-        device = dr.async_get(self.hass).async_get_or_create(
-            config_entry_id=self.entry.entry_id,
-            identifiers={(DOMAIN, peer.unique_prefix)},
-            connections={(dr.CONNECTION_NETWORK_MAC, peer.mac_str.lower())},
-            manufacturer="ESP-NOW",
-            model=PEER_MODELS.get(peer.kind, PEER_MODELS[None]),
-            sw_version=peer.firmware,
-            name=f"ESP-NOW {peer.mac_str[-8:]}",
-            via_device_id=self.gateway_device_id,
-        )
-        peer.device_id = device.id
+        Silence only counts while a peer could have been heard: from the moment the
+        link (re)connected, so an outage does not make every peer stale, and a peer
+        restored from the table but never heard since is judged too. Return the
+        peers whose availability changed (their entities are to be written).
+        """
+        changed: list[Peer] = []
+        for peer in self.peers.values():
+            limit = peer.stale_after
+            heard = peer.last_seen
+            since = heard if heard is not None and heard > connected else connected
+            stale = limit is not None and (now - since).total_seconds() > limit
+            if stale != peer.stale:
+                peer.stale = stale
+                LOGGER.info(
+                    "ESP-NOW peer %s is %s",
+                    peer.mac_str,
+                    "silent: marked unavailable" if stale else "back",
+                )
+                changed.append(peer)
+        return changed
 
-    def update_device(self, peer: Peer) -> None:
-        """Show what a peer turned out to be (kind, firmware) on its device."""
-        if peer.device_id is not None:
-            dr.async_get(self.hass).async_update_device(
-                peer.device_id,
-                model=PEER_MODELS.get(peer.kind, PEER_MODELS[None]),
-                sw_version=peer.firmware,
-            )
+    @callback
+    def reset_decoder_state(self, mac_str: str) -> None:
+        """Forget what a peer's decoder keeps (rolling codes: its flash was erased)."""
+        peer = self.peers.get(mac_from_str(mac_str))
+        if peer is not None:
+            peer.decoder.restore_state({})
+            self.async_save()
+
+    def save_changed_state(self) -> None:
+        """Save the table if a peer's decoder state (rolling codes) moved on.
+
+        Called every tick rather than at every frame: a busy node's rolling code
+        moves with every frame, and a save due in 10 s would never come.
+        """
+        changed = False
+        for peer in self.peers.values():
+            if peer.state_dirty:
+                peer.state_dirty = False
+                changed = True
+        if changed:
+            self.async_save()
 
     # ---- persistence --------------------------------------------------------------------
 

@@ -30,8 +30,10 @@ from .entity import (
     describe_measurement,
     enum_member,
 )
+from .entity_options import apply_entity_options
 from .espnowgw.values import ValueShape, refusal, shape_of
-from .peer import MeasurementInfo, Peer
+from .models import MeasurementInfo
+from .peer import Peer
 from .websocket_api import async_get_hub
 
 PARALLEL_UPDATES = 0
@@ -179,12 +181,15 @@ class MeasurementSensorDescription(SensorEntityDescription):
     slowly_changing: bool = False
 
 
-def measurement_description(info: MeasurementInfo) -> MeasurementSensorDescription:
-    """Describe the sensor entity of a decoded measurement."""
+def measurement_description(
+    info: MeasurementInfo, name: str | None = None
+) -> MeasurementSensorDescription:
+    """Describe the sensor entity of a decoded measurement (``name``: the user's)."""
     return describe_measurement(
         info,
         MeasurementSensorDescription,
         SensorDeviceClass,
+        name,
         native_unit_of_measurement=info.unit,
         state_class=enum_member(SensorStateClass, info.state_class),
         suggested_display_precision=info.precision,
@@ -271,8 +276,9 @@ class MeasurementSensor(EspNowPeerEntity, RestoreSensor):
     """A decoded measurement, restored across restarts until the peer reports."""
 
     def __init__(self, peer: Peer, info: MeasurementInfo) -> None:
-        """Initialize from the measurement's description."""
-        description = measurement_description(info)
+        """Initialize from the measurement's description (and the user's)."""
+        info, name = apply_entity_options(info, peer.entity_options.get(info.key))
+        description = measurement_description(info, name)
         super().__init__(peer, description)
         if description.slowly_changing and peer.scheduler.slow_interval > 0:
             self._min_interval = peer.scheduler.slow_interval

@@ -29,7 +29,7 @@ from syrupy.assertion import SnapshotAssertion
 from custom_components.espnow_gateway.const import CONF_BAUDRATE, DOMAIN
 from custom_components.espnow_gateway.espnowgw.connection import LinkConfig
 from custom_components.espnow_gateway.espnowgw.mac import mac_to_str
-from custom_components.espnow_gateway.peer import MeasurementInfo
+from custom_components.espnow_gateway.models import MeasurementInfo
 from devtools.simulator import PtyGateway, SimulatedGateway, SimulatorConfig
 
 from .flow_helpers import Ports

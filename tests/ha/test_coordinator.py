@@ -972,6 +972,8 @@ async def test_peer_table_survives_restart(
     assert stored["peers"][mac_to_str(bthome.mac)] == {
         "kind": "bthome",
         "firmware": None,  # the simulated sender does not tell it
+        "name": None,  # nor a name of its own (ESPHome nodes do)
+        "decoder": {},  # nor has its decoder a state to keep (rolling codes)
         "measurements": [
             {
                 "key": key,
@@ -1148,7 +1150,7 @@ async def test_runtime_corner_cases(
     # Not (yet) in the device registry: no device to update, no bus event.
     events = async_capture_events(hass, EVENT_BUTTON)
     loose = Peer(OTHER_MAC, "loose", runtime.table.hooks)
-    runtime.table.update_device(loose)
+    runtime.table.devices.update(loose)
     runtime._peer_event(loose, ButtonEvent("button", "press"))
     assert not events
 

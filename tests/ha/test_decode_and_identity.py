@@ -51,7 +51,11 @@ class CountingDecoder:
         self.inner = inner
         self.calls: list[bytes] = []
         self.payload_format = inner.payload_format
+
         self.authenticates = inner.authenticates
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)  # the rest of the decoder, as it is
 
     def scan(self, payload: bytes) -> Scan:
         return self.inner.scan(payload)
@@ -294,7 +298,11 @@ class FirmwareTelling:
         self.inner = inner
         self.firmware = firmware
         self.payload_format = inner.payload_format
+
         self.authenticates = inner.authenticates
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)  # the rest of the decoder, as it is
 
     def scan(self, payload: bytes) -> Scan:
         return self.inner.scan(payload)

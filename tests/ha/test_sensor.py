@@ -17,7 +17,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.espnow_gateway.const import DOMAIN
 from custom_components.espnow_gateway.coordinator import EspNowGateway
-from custom_components.espnow_gateway.peer import MeasurementInfo
+from custom_components.espnow_gateway.models import MeasurementInfo
 from devtools.simulator import PtyGateway
 
 from .conftest import (
