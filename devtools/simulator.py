@@ -6,8 +6,11 @@ and simulates ESP-NOW peers: BTHome v2, JSON and raw payloads at configurable ra
 ESPHome ``packet_transport`` nodes (clear, encrypted with a rolling code, and one whose
 sensors span two frames) and an Espressif ``esp-now`` button (``espnow_ctrl``, each
 press repeated as the component does), button presses repeated like real remotes do, RSSI drift, bursts, corrupted bytes on
-the wire, and unplugging/replugging the gateway. Everything random comes from one
-seeded ``random.Random``, so a run is reproducible.
+the wire, and unplugging/replugging the gateway. On the way back it keeps a radio
+peer table bounded like ESP-NOW's, and answers each SEND as told: acknowledged, lost
+(no ACK), refused (busy, error), held back until released, or never answered
+(``script_sends``). Everything random comes from one seeded ``random.Random``, so a run
+is reproducible.
 
 Run it from the repository root::
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections import deque
 from collections.abc import Callable, Sequence
 import contextlib
 from dataclasses import dataclass, field
@@ -47,17 +51,21 @@ from espnowgw.messages import (
     CommandResult,
     FrameType,
     GetInfo,
+    GetPeers,
     Hello,
     Log,
     LogLevel,
     Message,
     Packet,
+    PeerEntry,
+    PeerList,
     Ping,
     Pong,
     RemovePeer,
     Send,
     SendResult,
     SetChannel,
+    SetPmk,
     Stats,
     Status,
     gateway_decoder,
@@ -88,7 +96,11 @@ ESPHOME_KEY: Final = "simulated-esphome-key"
 ESPHOME_MULTI_FRAME_SIZE: Final = 72
 """The ``esphome_multi`` node's largest frame: its five sensors take two frames."""
 ESPNOW_REPEATS: Final = 10  # the esp-now component's default retransmit count
-ALL_CAPABILITIES: Final = (
+# How the simulated radio answers one SEND (script_sends): "ack" and "no_ack" as the
+# peer would, "busy" and "error" as a refusing gateway, "hold" answers only when
+# release_held() is called, "drop" never answers.
+type SendBehaviour = Literal["ack", "no_ack", "busy", "error", "hold", "drop"]
+CAPABILITIES_1_0: Final = (
     Capability.SEND
     | Capability.PEERS
     | Capability.SET_CHANNEL
@@ -97,8 +109,14 @@ ALL_CAPABILITIES: Final = (
     | Capability.NOISE_FLOOR
     | Capability.STATS
 )
+ALL_CAPABILITIES: Final = CAPABILITIES_1_0 | Capability.PEER_LIST | Capability.SET_PMK
 _BTHOME_PRESS: Final = 0x01  # BTHome v2 button event "press"
-_MAX_PEERS: Final = 20  # ESP_NOW_MAX_TOTAL_PEER_NUM
+_SEND_STATUS: Final[dict[str, Status]] = {
+    "ack": Status.OK,
+    "no_ack": Status.NO_ACK,
+    "busy": Status.BUSY,
+    "error": Status.ERROR,
+}
 
 
 @dataclass(kw_only=True)
@@ -123,8 +141,12 @@ class SimulatorConfig:
     channel: int = 1
     firmware: str = "sim-1.0.0"
     protocol_major: int = PROTOCOL_MAJOR
+    protocol_minor: int = PROTOCOL_MINOR
     max_payload: int = MAX_PAYLOAD
     capabilities: int = ALL_CAPABILITIES
+    channels: range = range(1, 14)  # what the radio accepts (country setting)
+    max_peers: int = 20  # ESP_NOW_MAX_TOTAL_PEER_NUM, the broadcast entry included
+    max_encrypted: int = 7  # CONFIG_ESP_WIFI_ESPNOW_MAX_ENCRYPT_NUM's default
     hello_on_boot: bool = True
     backlog_limit: int = 256 * 1024  # bytes the "USB link" buffers before dropping
 
@@ -180,7 +202,12 @@ class SimulatedGateway:
         self.channel = config.channel
         self.seq = 0
         self.mute = False  # True: ignore the host entirely (a hung gateway)
-        self.registered: set[bytes] = set()
+        self.registered: dict[bytes, PeerEntry] = {}  # the radio's peer table
+        self.pmk: bytes | None = None  # None: the firmware's built-in key
+        self.in_range: set[bytes] = set()  # nodes that acknowledge unicast frames
+        self.send_script: deque[SendBehaviour] = deque()
+        self.command_script: deque[Status | None] = deque()  # None: no answer
+        self.held: list[Message] = []  # answers held back by "hold"
         self.received: list[Message] = []  # commands from the host, bounded below
         self._write = write
         self._backlog = backlog
@@ -195,6 +222,7 @@ class SimulatedGateway:
             )
             for index in range(config.peers)
         ]
+        self.in_range.update(peer.mac for peer in self.peers)
 
     # ---- host -> gateway --------------------------------------------------------
 
@@ -205,12 +233,32 @@ class SimulatedGateway:
         return d.crc_errors + d.header_errors + d.oversize + d.malformed
 
     def boot(self) -> None:
-        """Start (or restart) the gateway: sequence from 0, hello if configured."""
+        """Start (or restart) the gateway: sequence from 0, hello if configured.
+
+        A restart loses the runtime state, as on a real gateway: the peer table
+        (only the broadcast entry is registered at boot), the channel set by the
+        host, the key set by the host, answers held back.
+        """
         self._booted = self._clock()
         self.seq = 0
         self._decoder.reset()
+        self.channel = self.config.channel
+        self.pmk = None
+        self.registered = {BROADCAST: PeerEntry(BROADCAST, 0, 0)}
+        self.held.clear()
         if self.config.hello_on_boot:
             self.send(self.hello())
+
+    def script_sends(self, *behaviours: SendBehaviour) -> None:
+        """Answer the next SENDs so, one behaviour each, then as the radio would."""
+        self.send_script.extend(behaviours)
+
+    def release_held(self) -> int:
+        """Send the answers held back by "hold"; return how many."""
+        held, self.held = self.held, []
+        for msg in held:
+            self.send(msg)
+        return len(held)
 
     def receive(self, data: bytes) -> None:
         """Handle bytes from the host."""
@@ -229,43 +277,89 @@ class SimulatedGateway:
                 self.send(Pong(msg.request_id))
             case GetInfo():
                 self.send(self.hello())
-            case SetChannel():
-                ok = 1 <= msg.channel <= 14
-                if ok:
-                    self.channel = msg.channel
-                self._result(msg.request_id, FrameType.SET_CHANNEL, ok)
             case Send():
-                self.send(SendResult(msg.request_id, msg.dst, self._send_status(msg)))
-            case AddPeer():
-                if (
-                    msg.mac not in self.registered
-                    and len(self.registered) >= _MAX_PEERS
-                ):
-                    status = Status.PEER_TABLE_FULL
-                else:
-                    self.registered.add(msg.mac)
-                    status = Status.OK
-                self.send(CommandResult(msg.request_id, FrameType.ADD_PEER, status))
-            case RemovePeer():
-                known = msg.mac in self.registered
-                self.registered.discard(msg.mac)
-                status = Status.OK if known else Status.UNKNOWN_PEER
-                self.send(CommandResult(msg.request_id, FrameType.REMOVE_PEER, status))
+                self._send(msg)
+            case GetPeers() if self.config.capabilities & Capability.PEER_LIST:
+                self.send(
+                    PeerList(
+                        msg.request_id,
+                        self.config.max_peers,
+                        self.config.max_encrypted,
+                        tuple(self.registered.values()),
+                    )
+                )
+            case SetChannel() | AddPeer() | RemovePeer():
+                self._command(msg)
+            case SetPmk() if self.config.capabilities & Capability.SET_PMK:
+                self._command(msg)
             case _:
-                pass
+                pass  # unknown to this gateway (a 1.0 gateway and the 1.1 commands)
 
-    def _send_status(self, msg: Send) -> Status:
-        if len(msg.payload) > self.config.max_payload:
-            return Status.INVALID_ARGUMENT
-        if msg.dst != BROADCAST and msg.dst not in {p.mac for p in self.peers}:
-            self.stats.tx_failed += 1
-            return Status.NO_ACK
+    def _send(self, msg: Send) -> None:
         self.stats.tx_packets += 1
-        return Status.OK
+        if not self.config.capabilities & Capability.SEND:
+            status = Status.NOT_SUPPORTED
+        elif len(msg.payload) > self.config.max_payload:
+            status = Status.INVALID_ARGUMENT
+        elif msg.dst != BROADCAST and msg.dst not in self.registered:
+            status = Status.UNKNOWN_PEER  # esp_now_send(): ESP_ERR_ESPNOW_NOT_FOUND
+        else:
+            behaviour = self.send_script.popleft() if self.send_script else None
+            if behaviour == "drop":
+                return
+            if behaviour in _SEND_STATUS:
+                status = _SEND_STATUS[behaviour]
+            elif msg.dst == BROADCAST or msg.dst in self.in_range:
+                status = Status.OK
+            else:
+                status = Status.NO_ACK
+            if behaviour == "hold":
+                self.held.append(SendResult(msg.request_id, msg.dst, status))
+                return
+        if status != Status.OK:
+            self.stats.tx_failed += 1
+        self.send(SendResult(msg.request_id, msg.dst, status))
 
-    def _result(self, request_id: int, command: FrameType, ok: bool) -> None:
-        status = Status.OK if ok else Status.INVALID_ARGUMENT
-        self.send(CommandResult(request_id, command, status))
+    def _command(self, msg: SetChannel | AddPeer | RemovePeer | SetPmk) -> None:
+        if self.command_script:
+            scripted = self.command_script.popleft()
+            if scripted is not None:
+                self.send(CommandResult(msg.request_id, msg.TYPE, scripted))
+            return
+        required = Capability.SET_CHANNEL if type(msg) is SetChannel else Capability.PEERS
+        if type(msg) is not SetPmk and not self.config.capabilities & required:
+            self.send(CommandResult(msg.request_id, msg.TYPE, Status.NOT_SUPPORTED))
+            return
+        match msg:
+            case SetChannel():
+                status = Status.INVALID_ARGUMENT
+                if msg.channel in self.config.channels:
+                    self.channel = msg.channel
+                    status = Status.OK
+            case AddPeer():
+                status = self._add_peer(msg)
+            case RemovePeer():
+                known = self.registered.pop(msg.mac, None) is not None
+                status = Status.OK if known else Status.UNKNOWN_PEER
+            case SetPmk():
+                self.pmk = msg.pmk
+                status = Status.OK
+        self.send(CommandResult(msg.request_id, msg.TYPE, status))
+
+    def _add_peer(self, msg: AddPeer) -> Status:
+        entry = PeerEntry(msg.mac, msg.channel, msg.flags & PeerEntry.FLAG_ENCRYPT)
+        others = [p for mac, p in self.registered.items() if mac != msg.mac]
+        if entry.encrypted and not self.config.capabilities & Capability.ENCRYPTION:
+            return Status.NOT_SUPPORTED
+        if msg.mac == BROADCAST and entry.encrypted:
+            return Status.INVALID_ARGUMENT  # broadcast cannot be encrypted
+        if len(others) >= self.config.max_peers or (
+            entry.encrypted
+            and sum(p.encrypted for p in others) >= self.config.max_encrypted
+        ):
+            return Status.PEER_TABLE_FULL
+        self.registered[msg.mac] = entry  # a known peer is updated (esp_now_mod_peer)
+        return Status.OK
 
     # ---- gateway -> host --------------------------------------------------------
 
@@ -274,7 +368,7 @@ class SimulatedGateway:
         cfg = self.config
         return Hello(
             cfg.protocol_major,
-            PROTOCOL_MINOR,
+            cfg.protocol_minor,
             cfg.mac,
             self.channel,
             cfg.max_payload,

@@ -34,16 +34,19 @@ from .messages import (
     Capability,
     CommandResult,
     GetInfo,
+    GetPeers,
     Hello,
     Log,
     Message,
     Packet,
+    PeerList,
     Ping,
     Pong,
     RemovePeer,
     Send,
     SendResult,
     SetChannel,
+    SetPmk,
     Stats,
     Status,
     host_decoder,
@@ -585,7 +588,7 @@ class GatewayConnection:
                 loop = asyncio.get_running_loop()
                 self.stats.rtt_ms = (loop.time() - self._heartbeat_sent) * 1000
                 return
-            case Pong() | SendResult() | CommandResult():
+            case Pong() | SendResult() | CommandResult() | PeerList():
                 future = self._pending.get(msg.request_id)
                 if future is not None and not future.done():
                     future.set_result(msg)
@@ -703,6 +706,10 @@ class GatewayConnection:
         finally:
             self._pending.pop(request, None)
 
+    def supports(self, capability: Capability) -> bool:
+        """Whether the gateway's hello announces ``capability``."""
+        return self.info is not None and bool(self.info.capabilities & capability)
+
     def _require(self, capability: Capability) -> None:
         if self.info is not None and not self.info.capabilities & capability:
             raise CommandFailedError(Status.NOT_SUPPORTED)
@@ -757,6 +764,22 @@ class GatewayConnection:
         """Unregister a peer."""
         self._require(Capability.PEERS)
         self._check(await self._request(lambda rid: RemovePeer(rid, mac)))
+
+    async def get_peers(self) -> PeerList:
+        """Return the gateway's radio peer table (protocol 1.1, PEER_LIST)."""
+        self._require(Capability.PEER_LIST)
+        result = await self._request(GetPeers)
+        if not isinstance(result, PeerList):
+            self._check(result)
+            raise CommandFailedError(Status.ERROR)
+        return result
+
+    async def set_pmk(self, pmk: bytes) -> None:
+        """Set the primary master key of ESP-NOW encryption (protocol 1.1)."""
+        self._require(Capability.SET_PMK)
+        if len(pmk) != 16:
+            raise CommandFailedError(Status.INVALID_ARGUMENT)
+        self._check(await self._request(lambda rid: SetPmk(rid, pmk)))
 
 
 async def probe(

@@ -1,4 +1,4 @@
-"""Messages of the gateway link protocol, version 1.0 (see docs/protocol.md).
+"""Messages of the gateway link protocol, version 1.1 (see docs/protocol.md).
 
 Each message is a dataclass whose fields are, in order, the fixed little-endian fields
 of its body and, for messages that carry one, a variable-length tail (payload bytes or
@@ -19,7 +19,7 @@ from typing import ClassVar, Final, Self
 from .codec import BodyParser, FrameDecoder, encode_frame
 
 PROTOCOL_MAJOR: Final = 1
-PROTOCOL_MINOR: Final = 0
+PROTOCOL_MINOR: Final = 1  # 1.1: GET_PEERS/PEER_LIST, SET_PMK
 MAX_PAYLOAD: Final = 1470  # ESP-NOW v2; v1 peers send at most 250
 DEFAULT_BAUDRATE: Final = 921_600
 
@@ -34,6 +34,7 @@ class FrameType(IntEnum):
     COMMAND_RESULT = 0x05
     PONG = 0x06
     LOG = 0x07
+    PEER_LIST = 0x08  # 1.1
 
     PING = 0x81
     GET_INFO = 0x82
@@ -41,6 +42,8 @@ class FrameType(IntEnum):
     SEND = 0x84
     ADD_PEER = 0x85
     REMOVE_PEER = 0x86
+    GET_PEERS = 0x87  # 1.1
+    SET_PMK = 0x88  # 1.1
 
 
 class Capability(IntFlag):
@@ -53,6 +56,8 @@ class Capability(IntFlag):
     ESPNOW_V2 = 0x10
     NOISE_FLOOR = 0x20
     STATS = 0x40
+    PEER_LIST = 0x80  # 1.1: GET_PEERS, answered by PEER_LIST
+    SET_PMK = 0x100  # 1.1: SET_PMK
 
 
 class Status(IntEnum):
@@ -237,6 +242,68 @@ class Log(Message):
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class PeerEntry:
+    """One peer of a gateway's radio peer table (a record of PEER_LIST)."""
+
+    LAYOUT: ClassVar[struct.Struct] = struct.Struct("<6sBB")
+    FLAG_ENCRYPT: ClassVar[int] = 0x01
+
+    mac: bytes
+    channel: int  # 0: the gateway's current channel
+    flags: int
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether frames to and from this peer are encrypted with its LMK."""
+        return bool(self.flags & self.FLAG_ENCRYPT)
+
+
+@dataclass(slots=True)
+class PeerList(Message):
+    """The gateway's radio peer table, in answer to GET_PEERS (1.1).
+
+    The fixed part ends in the number of records; ``count`` records of 8 bytes
+    (``PeerEntry.LAYOUT``) follow.
+    """
+
+    TYPE = FrameType.PEER_LIST
+    FIXED = struct.Struct("<HBBB")
+
+    request_id: int
+    max_peers: int  # capacity of the table, every peer (ESP_NOW_MAX_TOTAL_PEER_NUM)
+    max_encrypted: int  # of which encrypted at most (ESP_NOW_MAX_ENCRYPT_PEER_NUM)
+    peers: tuple[PeerEntry, ...]
+
+    @classmethod
+    def parse(cls, buf: bytes, start: int, end: int) -> Self:
+        """Parse the fixed part and the records; raise ValueError if malformed."""
+        fixed, layout = cls.FIXED, PeerEntry.LAYOUT
+        if end - start < fixed.size:
+            raise ValueError("PeerList: body too short")
+        request_id, max_peers, max_encrypted, count = fixed.unpack_from(buf, start)
+        first = start + fixed.size
+        if first + count * layout.size > end:
+            raise ValueError("PeerList: records longer than body")
+        peers = tuple(
+            PeerEntry(*layout.unpack_from(buf, first + index * layout.size))
+            for index in range(count)
+        )
+        return cls(request_id, max_peers, max_encrypted, peers)
+
+    def body(self) -> bytes:
+        """Encode the fixed part and the records."""
+        if len(self.peers) > 0xFF:
+            raise ValueError(f"PeerList: {len(self.peers)} records > 255")
+        head = self.FIXED.pack(
+            self.request_id, self.max_peers, self.max_encrypted, len(self.peers)
+        )
+        layout = PeerEntry.LAYOUT
+        return head + b"".join(
+            layout.pack(p.mac, p.channel, p.flags) for p in self.peers
+        )
+
+
 # --- host -> gateway -----------------------------------------------------------------
 
 
@@ -307,6 +374,27 @@ class RemovePeer(Message):
     mac: bytes
 
 
+@dataclass(slots=True)
+class GetPeers(Message):
+    """Ask for the gateway's radio peer table (1.1; answered by PEER_LIST)."""
+
+    TYPE = FrameType.GET_PEERS
+    FIXED = struct.Struct("<H")
+
+    request_id: int
+
+
+@dataclass(slots=True)
+class SetPmk(Message):
+    """Set the primary master key of ESP-NOW encryption (1.1)."""
+
+    TYPE = FrameType.SET_PMK
+    FIXED = struct.Struct("<H16s")
+
+    request_id: int
+    pmk: bytes  # 16 bytes
+
+
 MESSAGE_TYPES: Final[dict[int, type[Message]]] = {
     cls.TYPE: cls
     for cls in (
@@ -317,12 +405,15 @@ MESSAGE_TYPES: Final[dict[int, type[Message]]] = {
         CommandResult,
         Pong,
         Log,
+        PeerList,
         Ping,
         GetInfo,
         SetChannel,
         Send,
         AddPeer,
         RemovePeer,
+        GetPeers,
+        SetPmk,
     )
 }
 

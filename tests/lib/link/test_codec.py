@@ -10,7 +10,7 @@ import pytest
 
 from espnowgw.codec import MAX_BODY, MAX_FRAME, OVERHEAD, SOF, FrameDecoder, encode_frame, header_check
 from espnowgw.mac import BROADCAST, mac_from_str, mac_to_str
-from espnowgw.messages import AddPeer, CommandResult, FrameType, GetInfo, Hello, Log, Message, Packet, Ping, Pong, RemovePeer, Send, SendResult, SetChannel, Stats, gateway_decoder, host_decoder
+from espnowgw.messages import AddPeer, CommandResult, FrameType, GetInfo, GetPeers, Hello, Log, Message, Packet, PeerEntry, PeerList, Ping, Pong, RemovePeer, Send, SendResult, SetChannel, SetPmk, Stats, gateway_decoder, host_decoder
 
 MAC = bytes.fromhex("aabbccddeeff")
 GATEWAY_MESSAGES: list[Message] = [
@@ -26,6 +26,10 @@ GATEWAY_MESSAGES: list[Message] = [
     Pong(65535),
     Log(3, "hello gateway"),
     Log(1, ""),
+    PeerList(9, 20, 7, ()),
+    PeerList(
+        10, 20, 7, (PeerEntry(BROADCAST, 0, 0), PeerEntry(MAC, 6, PeerEntry.FLAG_ENCRYPT))
+    ),
 ]
 HOST_MESSAGES: list[Message] = [
     Ping(1),
@@ -35,6 +39,8 @@ HOST_MESSAGES: list[Message] = [
     Send(4, BROADCAST, bytes(1470)),
     AddPeer(5, MAC, 0, AddPeer.FLAG_ENCRYPT, bytes(range(16))),
     RemovePeer(6, MAC),
+    GetPeers(7),
+    SetPmk(8, b"pmk1234567890123"),
 ]
 
 
@@ -129,6 +135,8 @@ def test_longer_bodies_from_newer_minor_versions_are_accepted() -> None:
             + (1471).to_bytes(2, "little")
             + bytes(1471),
         ),  # payload above ESP-NOW v2
+        (FrameType.PEER_LIST, PeerList(1, 20, 7, (PeerEntry(MAC, 0, 0),)).body()[:-1]),
+        (FrameType.PEER_LIST, b"\x01\x00\x14"),  # shorter than the fixed part
     ],
 )
 def test_malformed_bodies_are_dropped_and_counted(frame_type: int, body: bytes) -> None:
@@ -288,6 +296,20 @@ def test_tails_longer_than_their_length_field_are_refused() -> None:
     with pytest.raises(ValueError, match="tail"):
         Log(3, "x" * 256).encode()
     assert len(Log(3, "x" * 255).encode()) == OVERHEAD + 2 + 255
+
+
+def test_peer_list_records() -> None:
+    entry = PeerEntry(MAC, 0, PeerEntry.FLAG_ENCRYPT)
+    assert entry.encrypted
+    assert not PeerEntry(MAC, 0, 0x02).encrypted  # reserved flag bits are not encryption
+    assert len(PeerList(1, 20, 7, (entry,) * 3).body()) == 5 + 3 * 8
+    with pytest.raises(ValueError, match="records"):
+        PeerList(1, 20, 7, (entry,) * 256).body()
+    # A newer minor version may append fields after the records.
+    extended = encode_frame(
+        FrameType.PEER_LIST, PeerList(1, 20, 7, (entry,)).body() + b"\x05"
+    )
+    assert host_decoder().feed(extended) == [PeerList(1, 20, 7, (entry,))]
 
 
 def test_type_0x80_is_not_a_host_command() -> None:

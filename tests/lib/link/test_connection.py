@@ -13,8 +13,8 @@ import pytest
 
 from espnowgw.connection import READ_SIZE, is_local_path, CommandFailedError, ConnectError, ConnectErrorReason, GatewayBusyError, GatewayConnection, GatewayTimeoutError, LinkConfig, LinkState, NotConnectedError, probe
 from espnowgw.mac import BROADCAST
-from espnowgw.messages import Capability, Hello, Log, LogLevel, Packet, Send, Stats, Status
-from devtools.simulator import PtyGateway, SimulatorConfig
+from espnowgw.messages import PROTOCOL_MINOR, AddPeer, Capability, Hello, Log, LogLevel, Packet, PeerEntry, Send, SetPmk, Stats, Status
+from devtools.simulator import CAPABILITIES_1_0, PtyGateway, SimulatorConfig
 
 from .conftest import FAST, Recorder
 
@@ -286,10 +286,16 @@ async def test_commands_and_results(
     conn = make_connection(gateway.url)
     await conn.connect()
     peer = gateway.gateway.peers[0].mac
+    with pytest.raises(CommandFailedError) as err:
+        await conn.send(peer, b"hello")  # unicast needs a registered peer
+    assert err.value.status == Status.UNKNOWN_PEER
+    await conn.add_peer(peer)
     await conn.send(peer, b"hello")
     await conn.send(BROADCAST, b"all")
+    nobody = b"\x01\x02\x03\x04\x05\x06"
+    await conn.add_peer(nobody)
     with pytest.raises(CommandFailedError) as err:
-        await conn.send(b"\x01\x02\x03\x04\x05\x06", b"nobody")
+        await conn.send(nobody, b"nobody")  # registered, but out of range
     assert err.value.status == Status.NO_ACK
     assert err.value.status_name == "no_ack"
     with pytest.raises(CommandFailedError):
@@ -309,7 +315,141 @@ async def test_commands_and_results(
         await conn.add_peer(peer, lmk=b"short")
     assert await conn.ping() >= 0
     sent = [m for m in gateway.gateway.received if isinstance(m, Send)]
-    assert [m.payload for m in sent] == [b"hello", b"all", b"nobody"]
+    assert [m.payload for m in sent] == [b"hello", b"hello", b"all", b"nobody"]
+
+
+async def test_peer_table_and_primary_key(
+    gateway: PtyGateway, make_connection: Factory
+) -> None:
+    """Protocol 1.1: the gateway lists its radio peers and takes a PMK."""
+    conn = make_connection(gateway.url)
+    hello = await conn.connect()
+    assert (hello.protocol_minor, PROTOCOL_MINOR) == (1, 1)
+    assert conn.supports(Capability.PEER_LIST)
+    sim = gateway.gateway
+    peer = sim.peers[0].mac
+    listed = await conn.get_peers()
+    assert (listed.max_peers, listed.max_encrypted) == (20, 7)
+    assert listed.peers == (PeerEntry(BROADCAST, 0, 0),)  # registered at boot
+    await conn.set_pmk(b"pmk1234567890123")
+    assert sim.pmk == b"pmk1234567890123"
+    await conn.add_peer(peer, lmk=bytes(16))
+    listed = await conn.get_peers()
+    assert [(p.mac, p.encrypted) for p in listed.peers] == [
+        (BROADCAST, False),
+        (peer, True),
+    ]
+    with pytest.raises(CommandFailedError) as err:
+        await conn.set_pmk(b"short")
+    assert err.value.status == Status.INVALID_ARGUMENT
+
+
+async def test_peer_table_is_bounded(gateway: PtyGateway, make_connection: Factory) -> None:
+    """20 entries in all (the broadcast entry is one), 7 of them encrypted."""
+    conn = make_connection(gateway.url)
+    await conn.connect()
+    macs = [bytes([2, 0, 0, 0, 0, i]) for i in range(20)]
+    for mac in macs[:7]:
+        await conn.add_peer(mac, lmk=bytes(16))
+    with pytest.raises(CommandFailedError) as err:
+        await conn.add_peer(macs[7], lmk=bytes(16))
+    assert err.value.status == Status.PEER_TABLE_FULL
+    await conn.add_peer(macs[0], lmk=bytes(range(16)))  # an update takes no new room
+    for mac in macs[7:19]:
+        await conn.add_peer(mac)
+    with pytest.raises(CommandFailedError) as err:
+        await conn.add_peer(macs[19])
+    assert err.value.status == Status.PEER_TABLE_FULL
+    with pytest.raises(CommandFailedError) as err:
+        await conn.add_peer(BROADCAST, lmk=bytes(16))
+    assert err.value.status == Status.INVALID_ARGUMENT
+    await conn.remove_peer(macs[8])
+    await conn.add_peer(macs[19])
+    assert len((await conn.get_peers()).peers) == 20
+
+
+async def test_simulated_radio_answers_as_scripted(
+    gateway: PtyGateway, make_connection: Factory
+) -> None:
+    conn = make_connection(gateway.url, dataclasses.replace(FAST, command_timeout=0.2))
+    await conn.connect()
+    sim = gateway.gateway
+    peer = sim.peers[0].mac
+    await conn.add_peer(peer)
+    sim.script_sends("no_ack", "busy", "error", "ack")
+    statuses = []
+    for _ in range(4):
+        try:
+            await conn.send(peer, b"x")
+            statuses.append(Status.OK)
+        except CommandFailedError as err:
+            statuses.append(Status(err.status))
+    assert statuses == [Status.NO_ACK, Status.BUSY, Status.ERROR, Status.OK]
+    sim.script_sends("drop")
+    with pytest.raises(GatewayTimeoutError):
+        await conn.send(peer, b"lost")
+    sim.script_sends("hold")
+    held = asyncio.create_task(conn.send(peer, b"later"))
+    await wait_for(lambda: len(sim.held) == 1)
+    assert not held.done()
+    assert sim.release_held() == 1
+    await held  # answered when released: acknowledged
+    sim.in_range.discard(peer)
+    with pytest.raises(CommandFailedError) as err:
+        await conn.send(peer, b"gone")
+    assert err.value.status == Status.NO_ACK
+    sim.command_script.extend([Status.BUSY, None])
+    with pytest.raises(CommandFailedError) as err:
+        await conn.set_channel(3)
+    assert err.value.status == Status.BUSY
+    with pytest.raises(GatewayTimeoutError):
+        await conn.set_channel(3)
+    assert sim.stats.tx_failed == 4  # no ACK twice, busy, error (the drop: no answer)
+
+
+async def test_restart_loses_the_radio_state(
+    gateway: PtyGateway, make_connection: Factory, recorder: Recorder
+) -> None:
+    conn = make_connection(gateway.url)
+    await conn.connect()
+    sim = gateway.gateway
+    await conn.set_channel(6)
+    await conn.add_peer(sim.peers[0].mac)
+    sim.boot()  # a restart: it says hello again
+    await recorder.wait_for(lambda: conn.stats.gateway_restarts == 1)
+    assert conn.info is not None
+    assert conn.info.channel == 1
+    assert [p.mac for p in (await conn.get_peers()).peers] == [BROADCAST]
+
+
+async def test_protocol_1_0_gateway(tmp_path: Path, make_connection: Factory) -> None:
+    """A 1.0 gateway: the host never sends it a 1.1 command."""
+    pty = PtyGateway(
+        SimulatorConfig(protocol_minor=0, capabilities=int(CAPABILITIES_1_0)),
+        tmp_path / "gw",
+    )
+    pty.plug()
+    try:
+        conn = make_connection(pty.url)
+        hello = await conn.connect()
+        assert hello.protocol_minor == 0
+        for call in (conn.get_peers(), conn.set_pmk(bytes(16))):
+            with pytest.raises(CommandFailedError) as err:
+                await call
+            assert err.value.status == Status.NOT_SUPPORTED
+        await conn.add_peer(BROADCAST)  # 1.0 commands work as before
+        assert [type(m) for m in pty.gateway.received][1:] == [AddPeer]
+        # Were one sent anyway, a 1.0 gateway would skip it without an answer.
+        pty.gateway.receive(SetPmk(1, bytes(16)).encode())
+    finally:
+        pty.close()
+
+
+async def wait_for(condition: Callable[[], bool]) -> None:
+    """Let the loop run until ``condition()`` holds (a hang guard, not a threshold)."""
+    async with asyncio.timeout(10):
+        while not condition():
+            await asyncio.sleep(0.001)
 
 
 async def test_capabilities_are_respected(
@@ -369,10 +509,11 @@ async def test_outgoing_queue_is_bounded(
     )
     conn = make_connection(gateway.url, config)
     await conn.connect()
+    peer = gateway.gateway.peers[0].mac
+    await conn.add_peer(peer)
     loop = asyncio.get_running_loop()
     assert gateway._master is not None
     loop.remove_reader(gateway._master)  # the gateway stops reading: the link stalls
-    peer = gateway.gateway.peers[0].mac
     calls = [asyncio.create_task(conn.send(peer, bytes(1400))) for _ in range(300)]
     await asyncio.sleep(0.05)
     busy = [
