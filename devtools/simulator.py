@@ -49,7 +49,6 @@ from espnowgw.messages import (
     AddPeer,
     Capability,
     CommandResult,
-    FrameType,
     GetInfo,
     GetPeers,
     Hello,
@@ -326,7 +325,9 @@ class SimulatedGateway:
             if scripted is not None:
                 self.send(CommandResult(msg.request_id, msg.TYPE, scripted))
             return
-        required = Capability.SET_CHANNEL if type(msg) is SetChannel else Capability.PEERS
+        required = (
+            Capability.SET_CHANNEL if type(msg) is SetChannel else Capability.PEERS
+        )
         if type(msg) is not SetPmk and not self.config.capabilities & required:
             self.send(CommandResult(msg.request_id, msg.TYPE, Status.NOT_SUPPORTED))
             return

@@ -13,6 +13,7 @@ from .const import DOMAIN, PLATFORMS
 from .coordinator import EspNowConfigEntry, EspNowGateway
 from .frontend import async_setup_frontend
 from .repairs import delete_issues
+from .services import async_setup_services
 from .websocket_api import (
     async_connect_stream,
     async_setup as async_setup_websocket_api,
@@ -22,7 +23,8 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the WebSocket commands and the packet monitor card (once)."""
+    """Register the actions, WebSocket commands and the packet monitor card (once)."""
+    async_setup_services(hass)
     async_setup_websocket_api(hass)
     await async_setup_frontend(hass)
     return True
@@ -65,6 +67,9 @@ async def async_remove_config_entry_device(
         peer = gateway.table.by_device(device_entry.id)
         if peer is not None:
             gateway.table.remove(peer.mac_str)
+            entry.async_create_background_task(
+                hass, gateway.radio.async_remove(peer.mac), f"{DOMAIN} remove peer"
+            )
         return True
     return True
 

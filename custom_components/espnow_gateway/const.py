@@ -10,7 +10,12 @@ from homeassistant.const import Platform
 
 DOMAIN: Final = "espnow_gateway"
 LOGGER = logging.getLogger(__package__)
-PLATFORMS: Final = [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR]
+PLATFORMS: Final = [
+    Platform.BINARY_SENSOR,
+    Platform.EVENT,
+    Platform.SELECT,
+    Platform.SENSOR,
+]
 
 # Config entry data (the default baud rate is the protocol's: espnowgw.messages)
 CONF_BAUDRATE: Final = "baudrate"
@@ -24,6 +29,8 @@ CONF_UPDATE_INTERVAL: Final = "update_interval"
 CONF_SLOW_INTERVAL: Final = "slow_update_interval"
 CONF_MAX_PEERS: Final = "max_peers"
 CONF_PEERS: Final = "peers"  # per-peer settings, keyed by MAC "AA:BB:CC:DD:EE:FF"
+CONF_CHANNEL: Final = "channel"  # chosen with the channel select (radio.py)
+CONF_PMK: Final = "pmk"  # ESP-NOW primary master key, 32 hex digits
 DEFAULT_AUTO_ADD: Final = True
 DEFAULT_UPDATE_INTERVAL: Final = 5.0  # seconds between state writes of one entity
 # Seconds between state writes of a slowly changing value (temperature, humidity,
@@ -57,10 +64,13 @@ CONF_ENTITIES: Final = "entities"  # per measurement key: name, device class, un
 CONF_CLEAR_BINDKEY: Final = "clear_bindkey"  # a form field only, never stored
 # Form fields only, never stored:
 CONF_CLEAR_ESPHOME_KEY: Final = "clear_esphome_key"
+CONF_CLEAR_LMK: Final = "clear_lmk"
+CONF_CLEAR_PMK: Final = "clear_pmk"
 CONF_RESET_ROLLING_CODE: Final = "reset_rolling_code"
 CONF_EDIT_ENTITIES: Final = "edit_entities"
 CONF_ENTITY: Final = "entity"
 CONF_EXPECTED_INTERVAL: Final = "expected_interval"  # seconds; 0: never stale
+CONF_LMK: Final = "lmk"  # ESP-NOW local master key, 32 hex digits: an encrypted peer
 
 # Timing
 TICK_INTERVAL: Final = timedelta(seconds=10)  # availability and gateway figures
@@ -79,6 +89,19 @@ SAVE_DELAY: Final = 10.0  # seconds; peer table writes are batched
 MAX_PENDING_PEERS: Final = 32  # peers awaiting confirmation
 MAX_PENDING_FRAMES: Final = 4  # latest frames kept of each (to check a key against)
 MAX_MEASUREMENTS_PER_PEER: Final = 32
+
+# Sending (sender.py; the limits are documented in docs/sending.md)
+SEND_BURST: Final = 10  # sends to one peer at once: the token bucket's capacity
+SEND_RATE: Final = 2.0  # sends per second to one peer, sustained: its refill
+MAX_QUEUED_SENDS: Final = 32  # accepted sends not finished yet, per gateway
+MAX_SENDS_IN_FLIGHT: Final = 4  # SENDs waiting for the gateway's answer at once
+MAX_RATE_BUCKETS: Final = 256  # destinations whose bucket is remembered
+DEFAULT_SEND_TIMEOUT: Final = 10.0  # s a send may take in all (queue and retries)
+MAX_SEND_TIMEOUT: Final = 60.0
+DEFAULT_SEND_RETRIES: Final = 2
+MAX_SEND_RETRIES: Final = 5
+SEND_RETRY_DELAY: Final = 0.1  # s before the first retry, doubled for each next one
+CHANNELS: Final = range(1, 15)  # Wi-Fi channels; the gateway may refuse some (14)
 
 # Events and signals
 EVENT_BUTTON: Final = f"{DOMAIN}_button"

@@ -53,6 +53,7 @@ from .helpers import async_port_present
 from .models import GatewayCounters, PeerHooks
 from .peer import Peer
 from .peer_table import PeerTable
+from .radio import GatewayRadio
 from .repairs import (
     create_port_busy_issue,
     create_port_issue,
@@ -60,6 +61,7 @@ from .repairs import (
     create_wrong_gateway_issue,
     delete_issue,
 )
+from .sender import Sender
 
 # Seconds of writes per loop turn when many peers' availability changes together.
 FLUSH_SLICE = 0.005
@@ -110,6 +112,9 @@ class EspNowGateway:
             ),
             on_change=self.async_notify,
         )
+        # The return path: the radio's set-up (channel, keys, peers) and the sends.
+        self.radio = GatewayRadio(hass, entry, self.connection, self.table)
+        self.sender = Sender(hass, entry, self.connection, self.radio)
         self.device_id: str | None = None
         self.packets_per_second = 0.0
         self._rate_mark: tuple[datetime, int] = (dt_util.utcnow(), 0)
@@ -166,6 +171,7 @@ class EspNowGateway:
         delete_issue(self.hass, self.entry.entry_id, "wrong_gateway")
         self._register_gateway_device()
         await self.table.async_load()
+        self.radio.link_up()  # now that the peers (and their keys) are known
         entry = self.entry
         entry.async_create_background_task(
             self.hass, self.connection.run(), f"{DOMAIN} link {self.port}"
@@ -224,6 +230,7 @@ class EspNowGateway:
 
     async def async_shutdown(self) -> None:
         """Close the link and release the port; keep the peer table."""
+        await self.sender.async_shutdown()
         if self._flushing is not None:
             self._flushing.cancel()
             self._flushing = None
@@ -302,11 +309,15 @@ class EspNowGateway:
 
     @callback
     def _handle_message(self, message: Message) -> None:
+        if isinstance(message, Hello):  # unsolicited: the gateway restarted
+            self.radio.link_up()
         if isinstance(message, Stats | Hello):
             self.async_notify()
 
     @callback
     def _handle_state(self, state: LinkState) -> None:
+        if state is not LinkState.CONNECTED:
+            self.sender.link_lost()  # nothing waits for a gateway that is not there
         if state is LinkState.CONNECTED:
             info = self.connection.info
             reconnected = self._was_connected is not None  # set-up checks the first one
@@ -330,6 +341,8 @@ class EspNowGateway:
             self.connect_error = None
             for kind in ("port_busy", "port_missing", "unsupported_version"):
                 delete_issue(self.hass, self.entry.entry_id, kind)
+            if reconnected:
+                self.radio.link_up()
             if self._was_connected is False:
                 LOGGER.info(
                     "Connection to the ESP-NOW gateway on %s restored", self.port
@@ -422,6 +435,8 @@ class EspNowGateway:
             "link": self.connection.stats.as_dict(),
             "counters": asdict(self.counters),
             "packets_per_second": self.packets_per_second,
+            "radio": self.radio.diagnostics(),
+            "sends": self.sender.diagnostics(),
             "options": {
                 "update_interval": self.update_interval,
                 "slow_update_interval": self.slow_interval,

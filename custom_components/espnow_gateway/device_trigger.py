@@ -22,9 +22,9 @@ from homeassistant.helpers.typing import ConfigType
 import probatio as vol
 
 from .const import ATTR_SUBTYPE, DOMAIN, EVENT_BUTTON
-from .coordinator import EspNowConfigEntry
 from .events import ALL_TRIGGER_TYPES, trigger_types_for
 from .peer import Peer
+from .services import peer_of_device
 
 TRIGGER_SCHEMA = DEVICE_TRIGGER_BASE_SCHEMA.extend(
     {
@@ -35,11 +35,8 @@ TRIGGER_SCHEMA = DEVICE_TRIGGER_BASE_SCHEMA.extend(
 
 
 def _peer(hass: HomeAssistant, device_id: str) -> Peer | None:
-    entries: list[EspNowConfigEntry] = hass.config_entries.async_loaded_entries(DOMAIN)
-    for entry in entries:
-        if (peer := entry.runtime_data.table.by_device(device_id)) is not None:
-            return peer
-    return None
+    found = peer_of_device(hass, device_id)
+    return found[1] if found is not None else None
 
 
 async def async_get_triggers(

@@ -19,7 +19,8 @@ from .espnowgw.connection import ConnectError, is_local_path, probe
 from .espnowgw.decoders.formats import BINDKEY_LENGTH
 from .espnowgw.messages import Hello
 
-# A BTHome key is a secret: typed like a password, never shown again.
+# A key (BTHome's, ESP-NOW's PMK and LMK) is a secret: typed like a password, never
+# shown again.
 BINDKEY_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 
 
@@ -88,3 +89,20 @@ async def async_port_present(hass: HomeAssistant, port: str) -> bool:
     if not is_local_path(port):
         return True
     return await hass.async_add_executor_job(os.path.exists, port)
+
+
+def parse_key(text: str | None) -> bytes | None:
+    """Return a 16-byte ESP-NOW key from 32 hex digits or 16 characters, else None.
+
+    ESP-IDF's examples write keys as 16-character strings (``pmk1234567890123``);
+    32 hexadecimal digits give the bytes themselves. None and "" give None.
+    """
+    if not text:
+        return None
+    if len(text) == 32:
+        try:
+            return bytes.fromhex(text)
+        except ValueError:
+            return None
+    raw = text.encode()
+    return raw if len(raw) == 16 else None

@@ -27,14 +27,18 @@ from .const import (
     CONF_BINDKEY,
     CONF_CLEAR_BINDKEY,
     CONF_CLEAR_ESPHOME_KEY,
+    CONF_CLEAR_LMK,
+    CONF_CLEAR_PMK,
     CONF_EDIT_ENTITIES,
     CONF_ENTITIES,
     CONF_ENTITY,
     CONF_ESPHOME_KEY,
     CONF_EXPECTED_INTERVAL,
+    CONF_LMK,
     CONF_MAX_PEERS,
     CONF_PAYLOAD_FORMAT,
     CONF_PEERS,
+    CONF_PMK,
     CONF_RESET_ROLLING_CODE,
     CONF_SLOW_INTERVAL,
     CONF_UPDATE_INTERVAL,
@@ -50,8 +54,30 @@ from .coordinator import EspNowConfigEntry
 from .entity_options import describe_entity_input, entity_schema
 from .espnowgw.mac import mac_from_str
 from .espnowgw.model import PayloadFormat, PayloadKind
-from .helpers import BINDKEY_SELECTOR, parse_bindkey
+from .helpers import BINDKEY_SELECTOR, parse_bindkey, parse_key
 from .peer import Peer
+
+
+def _esp_now_key(
+    settings: dict[str, Any],
+    user_input: dict[str, Any],
+    current: dict[str, Any],
+    key: str,
+    clear: str,
+) -> str | None:
+    """Put an ESP-NOW key (PMK, LMK) into ``settings`` as 32 hex digits.
+
+    Keys are never shown: empty keeps the current one, unless cleared. Returns an
+    error key if what was entered is not a key.
+    """
+    settings.pop(key, None)
+    if entered := str(user_input.get(key) or "").strip():
+        if (raw := parse_key(entered)) is None:
+            return "invalid_key"
+        settings[key] = raw.hex()
+    elif key in current and not user_input.get(clear):
+        settings[key] = current[key]
+    return None
 
 
 class EspNowOptionsFlow(OptionsFlowWithReload):
@@ -85,12 +111,22 @@ class EspNowOptionsFlow(OptionsFlowWithReload):
     ) -> ConfigFlowResult:
         """Gateway-wide settings."""
         options = dict(self._entry.options)
+        errors: dict[str, str] = {}
         if user_input is not None:
             options[CONF_AUTO_ADD] = bool(user_input[CONF_AUTO_ADD])
             options[CONF_UPDATE_INTERVAL] = float(user_input[CONF_UPDATE_INTERVAL])
             options[CONF_SLOW_INTERVAL] = float(user_input[CONF_SLOW_INTERVAL])
             options[CONF_MAX_PEERS] = int(user_input[CONF_MAX_PEERS])
-            return self.async_create_entry(data=options)
+            current = dict(self._entry.options)
+            if error := _esp_now_key(
+                options, user_input, current, CONF_PMK, CONF_CLEAR_PMK
+            ):
+                errors[CONF_PMK] = error
+            else:
+                return self.async_create_entry(data=options)
+        fields: dict[Any, Any] = {vol.Optional(CONF_PMK): BINDKEY_SELECTOR}
+        if CONF_PMK in self._entry.options:
+            fields[vol.Optional(CONF_CLEAR_PMK, default=False)] = BooleanSelector()
         schema = vol.Schema(
             {
                 vol.Required(
@@ -128,9 +164,12 @@ class EspNowOptionsFlow(OptionsFlowWithReload):
                         min=1, max=LIMIT_MAX_PEERS, step=1, mode=NumberSelectorMode.BOX
                     )
                 ),
+                **fields,
             }
         )
-        return self.async_show_form(step_id="settings", data_schema=schema)
+        return self.async_show_form(
+            step_id="settings", data_schema=schema, errors=errors
+        )
 
     async def async_step_peer(
         self, user_input: dict[str, Any] | None = None
@@ -197,6 +236,10 @@ class EspNowOptionsFlow(OptionsFlowWithReload):
                 CONF_CLEAR_ESPHOME_KEY
             ):
                 settings[CONF_ESPHOME_KEY] = current[CONF_ESPHOME_KEY]
+            if error := _esp_now_key(
+                settings, user_input, current, CONF_LMK, CONF_CLEAR_LMK
+            ):
+                errors[CONF_LMK] = error
             if (interval := user_input.get(CONF_EXPECTED_INTERVAL)) is not None:
                 settings[CONF_EXPECTED_INTERVAL] = float(interval)
             if not errors:
@@ -231,6 +274,9 @@ class EspNowOptionsFlow(OptionsFlowWithReload):
             schema[vol.Optional(CONF_RESET_ROLLING_CODE, default=False)] = (
                 BooleanSelector()
             )
+        schema[vol.Optional(CONF_LMK)] = BINDKEY_SELECTOR
+        if CONF_LMK in current:
+            schema[vol.Optional(CONF_CLEAR_LMK, default=False)] = BooleanSelector()
         schema[vol.Optional(CONF_EXPECTED_INTERVAL)] = NumberSelector(
             NumberSelectorConfig(
                 min=0,
@@ -242,7 +288,7 @@ class EspNowOptionsFlow(OptionsFlowWithReload):
         )
         if peer is not None and peer.measurements:
             schema[vol.Optional(CONF_EDIT_ENTITIES, default=False)] = BooleanSelector()
-        secret = (CONF_BINDKEY, CONF_ESPHOME_KEY)
+        secret = (CONF_BINDKEY, CONF_ESPHOME_KEY, CONF_LMK)
         return self.async_show_form(
             step_id="peer_settings",
             data_schema=self.add_suggested_values_to_schema(

@@ -31,6 +31,7 @@ from .entity import (
     enum_member,
 )
 from .entity_options import apply_entity_options
+from .espnowgw.messages import Capability
 from .espnowgw.values import ValueShape, refusal, shape_of
 from .models import MeasurementInfo
 from .peer import Peer
@@ -47,6 +48,7 @@ class GatewaySensorDescription(SensorEntityDescription):
     """A gateway figure."""
 
     value_fn: Callable[[EspNowGateway], StateType]
+    exists_fn: Callable[[EspNowGateway], bool] = lambda _gateway: True
 
 
 def _peer_available(peer: Peer) -> bool:
@@ -112,6 +114,10 @@ GATEWAY_SENSORS: tuple[GatewaySensorDescription, ...] = (
         translation_key="channel",
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda gateway: gateway.info.channel if gateway.info else None,
+        # A gateway that can change its channel shows it as a select (select.py).
+        exists_fn=lambda gateway: (
+            not gateway.connection.supports(Capability.SET_CHANNEL)
+        ),
     ),
     GatewaySensorDescription(
         key="free_heap",
@@ -121,6 +127,36 @@ GATEWAY_SENSORS: tuple[GatewaySensorDescription, ...] = (
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
         value_fn=_gateway_stat("free_heap"),
+    ),
+    GatewaySensorDescription(
+        key="sends",
+        translation_key="sends",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda gateway: gateway.sender.counters.sent,
+    ),
+    GatewaySensorDescription(
+        key="sends_acknowledged",
+        translation_key="sends_acknowledged",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda gateway: gateway.sender.counters.acknowledged,
+    ),
+    GatewaySensorDescription(
+        key="sends_failed",
+        translation_key="sends_failed",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda gateway: gateway.sender.counters.failed,
+    ),
+    GatewaySensorDescription(
+        key="sends_refused",
+        translation_key="sends_refused",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda gateway: gateway.sender.counters.refused,
     ),
     GatewaySensorDescription(
         key="stream_subscribers",
@@ -216,7 +252,9 @@ async def async_setup_entry(
                 entities.append(MeasurementSensor(peer, info))
         return entities
 
-    async_add_entities(GatewaySensor(gateway, d) for d in GATEWAY_SENSORS)
+    async_add_entities(
+        GatewaySensor(gateway, d) for d in GATEWAY_SENSORS if d.exists_fn(gateway)
+    )
     async_add_peer_entities(hass, entry, async_add_entities, peer_entities)
 
 

@@ -109,7 +109,7 @@ async def silent_gateway(ports: Ports) -> AsyncIterator[str]:
 @asynccontextmanager
 async def protocol_v2(ports: Ports) -> AsyncIterator[str]:
     """A gateway speaking a protocol version this host does not."""
-    yield ports.make("usb-v2-if00", protocol_major=2).url
+    yield ports.make("usb-v2-if00", protocol_major=2, protocol_minor=0).url
 
 
 @asynccontextmanager

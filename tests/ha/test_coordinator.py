@@ -732,7 +732,7 @@ async def test_link_lost_and_restored(
     await frames_handled(hass, gateway, entry)
     temperature = entity_id_of(hass, "sensor", "temperature", sim.peers[1].mac)
     connection = entity_id_of(hass, "binary_sensor", "connection")
-    channel = entity_id_of(hass, "sensor", "channel")
+    channel = entity_id_of(hass, "select", "radio_channel")
     assert hass.states.get(connection).state == "on"
     # Connecting at set-up is no "restored" connection.
     assert "restored" not in caplog.text
@@ -862,7 +862,7 @@ async def test_gateway_update_to_unsupported_protocol(
     """A gateway that restarts speaking protocol 2 is dropped and raises an issue."""
     entry = init_integration
     runtime = runtime_of(entry)
-    sim.config.protocol_major = 2
+    sim.config.protocol_major, sim.config.protocol_minor = 2, 0
     sim.boot()
     await wait_until(hass, lambda: not runtime.connected)
     runtime.reconnect_now()
@@ -898,11 +898,11 @@ async def test_gateway_figures_follow_stats(
     await gateway.drain()
     await wait_until(hass, lambda: runtime.connection.gateway_stats is not None)
     assert hass.states.get(dropped).state == "7"
-    sim.channel = 6
+    sim.config.channel = 6  # it restarts on another channel
     sim.boot()
     await gateway.drain()
     await wait_until(hass, lambda: runtime.connection.stats.gateway_restarts == 1)
-    assert hass.states.get(entity_id_of(hass, "sensor", "channel")).state == "6"
+    assert hass.states.get(entity_id_of(hass, "select", "radio_channel")).state == "6"
 
 
 # ---- ignored peers and persistence ---------------------------------------------------

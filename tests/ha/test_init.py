@@ -173,7 +173,7 @@ async def test_setup_retry_when_gateway_silent(
 
 
 @pytest.mark.parametrize(
-    "sim_config", [SimulatorConfig(peers=1, protocol_major=2, seed=5)]
+    "sim_config", [SimulatorConfig(peers=1, protocol_major=2, protocol_minor=0, seed=5)]
 )
 async def test_setup_retried_when_protocol_unsupported(
     hass: HomeAssistant,

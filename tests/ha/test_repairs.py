@@ -114,7 +114,7 @@ async def test_port_missing_issue_at_setup(
 
 
 async def test_unsupported_version_at_setup(hass: HomeAssistant, ports: Ports) -> None:
-    v2 = ports.make("usb-v2-if00", protocol_major=2)
+    v2 = ports.make("usb-v2-if00", protocol_major=2, protocol_minor=0)
     entry = MockConfigEntry(
         domain=DOMAIN,
         title=TITLE,

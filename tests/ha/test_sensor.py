@@ -68,7 +68,14 @@ async def test_disabled_by_default(
         )
         if entry.disabled_by is er.RegistryEntryDisabler.INTEGRATION
     }
-    assert disabled == {"crc_errors", "free_heap", "packets", "last_seen"}
+    assert disabled == {
+        "crc_errors",
+        "free_heap",
+        "packets",
+        "last_seen",
+        "sends",
+        "sends_acknowledged",
+    }
 
 
 async def test_timestamp_measurement(
@@ -260,7 +267,6 @@ async def test_gateway_figures(
     await populate(hass, gateway, entry)
     assert hass.states.get(entity_id_of(hass, "sensor", "gateway_dropped")).state == "2"
     assert hass.states.get(entity_id_of(hass, "sensor", "peers")).state == "5"
-    assert hass.states.get(entity_id_of(hass, "sensor", "channel")).state == "1"
     # A frame damaged on the wire is lost and counted.
     sim.config.corrupt_rate = 1.0
     sim.packet(MULTI_MAC, b'{"temperature":1}', -60)
