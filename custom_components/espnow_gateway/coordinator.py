@@ -113,7 +113,9 @@ class EspNowGateway:
             on_change=self.async_notify,
         )
         # The return path: the radio's set-up (channel, keys, peers) and the sends.
-        self.radio = GatewayRadio(hass, entry, self.connection, self.table)
+        self.radio = GatewayRadio(
+            hass, entry, self.connection, self.table, on_change=self.async_notify
+        )
         self.sender = Sender(hass, entry, self.connection, self.radio)
         self.device_id: str | None = None
         self.packets_per_second = 0.0

@@ -8,11 +8,11 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntry
 
-from .const import CONF_BINDKEY, CONF_ESPHOME_KEY, CONF_PEERS
+from .const import CONF_BINDKEY, CONF_ESPHOME_KEY, CONF_LMK, CONF_PEERS, CONF_PMK
 from .coordinator import EspNowConfigEntry
 from .websocket_api import async_get_hub
 
-TO_REDACT = {CONF_BINDKEY, CONF_ESPHOME_KEY, "lmk"}
+TO_REDACT = {CONF_BINDKEY, CONF_ESPHOME_KEY, CONF_LMK, CONF_PMK}
 
 
 async def async_get_config_entry_diagnostics(

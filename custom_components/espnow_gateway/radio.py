@@ -62,9 +62,14 @@ class GatewayRadio:
         entry: ConfigEntry[Any],
         connection: GatewayConnection,
         table: PeerTable,
+        on_change: Callable[[], None],
     ) -> None:
-        """Initialize from the gateway entry's options."""
+        """Initialize from the gateway entry's options.
+
+        ``on_change`` is called when the gateway's channel changed.
+        """
         self.hass = hass
+        self._on_change = on_change
         self.entry = entry
         self.connection = connection
         self.table = table
@@ -138,6 +143,7 @@ class GatewayRadio:
                 self.channel,
             )
             await self.connection.set_channel(self.channel)
+            self._on_change()
 
     async def _send_pmk(self) -> None:
         if self.pmk is None:
@@ -266,6 +272,7 @@ class GatewayRadio:
         async with self._lock:
             await self.connection.set_channel(channel)
         self.channel = channel
+        self._on_change()
         self.hass.config_entries.async_update_entry(
             self.entry, options={**self.entry.options, CONF_CHANNEL: channel}
         )

@@ -85,5 +85,3 @@ class ChannelSelect(EspNowGatewayEntity, SelectEntity):
                 translation_key="gateway_busy",
                 translation_placeholders=placeholders,
             ) from err
-        finally:
-            self.gateway.async_notify()  # what the gateway now reports, everywhere

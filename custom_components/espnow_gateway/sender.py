@@ -87,14 +87,20 @@ class SendReport:
 
 @dataclass(slots=True)
 class SendCounters:
-    """Counters of one gateway's outgoing path (cumulative while loaded)."""
+    """Counters of one gateway's outgoing path (cumulative while loaded).
 
-    sent: int = 0  # SEND frames written to the gateway, retries included
+    Every send is refused or sent (accepted); every sent one ends acknowledged,
+    broadcast or failed, or is still queued: sent = acknowledged + broadcast +
+    failed + queued.
+    """
+
+    sent: int = 0  # sends accepted
     acknowledged: int = 0  # unicast sends a peer acknowledged
     broadcast: int = 0  # broadcast sends transmitted
     failed: int = 0  # accepted sends that ended without success
     refused: int = 0  # sends not accepted: rate limit or full queue
     rate_limited: int = 0  # of which for the rate limit
+    attempts: int = 0  # SENDs handed to the link, retries included
     retries: int = 0
     queue_peak: int = 0
 
@@ -196,6 +202,7 @@ class Sender:
         lane = self._lanes.setdefault(mac, asyncio.Lock())
         job = _Job(mac, payload, retries, timeout, future, lane=lane)
         self._jobs.add(job)
+        self.counters.sent += 1
         self.counters.queue_peak = max(self.counters.queue_peak, len(self._jobs))
         # Eager: the job is inside _run's try before anything can cancel it.
         job.task = self.entry.async_create_background_task(
@@ -255,7 +262,7 @@ class Sender:
                     await self.radio.async_ensure(job.mac)
                 async with self._in_flight:
                     job.attempts += 1
-                    self.counters.sent += 1
+                    self.counters.attempts += 1
                     await self.connection.send(job.mac, job.payload)
             except CommandFailedError as err:
                 job.status = err.status_name

@@ -75,7 +75,7 @@ SEND_SCHEMA: Final = vol.Schema(
         vol.Optional(ATTR_MAC, default=list): vol.All(cv.ensure_list, [cv.string]),
         vol.Optional(ATTR_BROADCAST, default=False): cv.boolean,
         vol.Optional(ATTR_GATEWAY): cv.string,
-        vol.Required(ATTR_PAYLOAD): vol.Any(str, dict, list, int, float, bool, None),
+        vol.Required(ATTR_PAYLOAD): vol.Any(str, dict, list, int, float, bool),
         vol.Optional(ATTR_ENCODING): vol.In([e.value for e in PayloadEncoding]),
         vol.Optional(ATTR_WAIT, default=False): cv.boolean,
         vol.Optional(ATTR_TIMEOUT, default=DEFAULT_SEND_TIMEOUT): vol.All(

@@ -265,6 +265,8 @@ async def populate(
     payloads, and the gateway reports its figures.
     """
     sim = pty.gateway
+    radio = entry.runtime_data.radio
+    await wait_until(hass, lambda: radio._set_up is not None and radio._set_up.done())
     for peer in sim.peers:
         if peer.kind == "bthome":
             warm_up(sim, peer.mac)

@@ -977,3 +977,56 @@ async def test_options_ignored_peers(
     await hass.async_block_till_done()
     assert entry.runtime_data is gateway  # options unchanged: no reload
     assert gateway.table.ignored == {kept}
+
+
+@pytest.mark.parametrize(
+    ("text", "saved"),
+    [
+        ("pmk1234567890123", b"pmk1234567890123".hex()),
+        (f" {BINDKEY.upper()} ", BINDKEY),
+        ("", None),
+    ],
+    ids=["characters", "hex", "none"],
+)
+async def test_options_primary_master_key(
+    hass: HomeAssistant, init_integration: MockConfigEntry, text: str, saved: str | None
+) -> None:
+    """The PMK: 16 characters or 32 hex digits, kept as hex; a bad one refused."""
+    entry = init_integration
+    settings = {CONF_AUTO_ADD: True, CONF_UPDATE_INTERVAL: 5, CONF_MAX_PEERS: 100}
+    result = await options_menu(hass, entry)
+    result = await options_step(hass, result, {"next_step_id": "settings"})
+    result = await options_step(hass, result, settings | {"pmk": "too short"})
+    assert result["errors"] == {"pmk": "invalid_key"}
+    assert suggested(result, "pmk") == "too short"
+    result = await options_step(hass, result, settings | {"pmk": text})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options.get("pmk") == saved
+    await hass.async_block_till_done()
+    assert entry.runtime_data.radio.pmk == (bytes.fromhex(saved) if saved else None)
+
+
+async def test_options_peer_local_master_key(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """A device's LMK: validated like the PMK; the device is registered encrypted."""
+    entry = init_integration
+    entry.runtime_data.table.approve(NEW_PEER)
+    result = await open_peer_settings(hass, entry, NEW_PEER)
+    result = await options_step(
+        hass, result, {CONF_PAYLOAD_FORMAT: "json", "lmk": "0011zz"}
+    )
+    assert result["errors"] == {"lmk": "invalid_key"}
+    result = await options_step(
+        hass, result, {CONF_PAYLOAD_FORMAT: "json", "lmk": "z" * 32}
+    )
+    assert result["errors"] == {"lmk": "invalid_key"}
+    result = await options_step(
+        hass, result, {CONF_PAYLOAD_FORMAT: "json", "lmk": "lmk1234567890123"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_PEERS][NEW_PEER]["lmk"] == b"lmk1234567890123".hex()
+    await hass.async_block_till_done()
+    radio = entry.runtime_data.radio
+    await wait_for(hass, lambda: mac_from_str(NEW_PEER) in radio.registered)
+    assert radio.registered[mac_from_str(NEW_PEER)] is True

@@ -34,11 +34,13 @@ pytestmark = [
         [
             {
                 "update_interval": 2.0,
+                "pmk": BINDKEY,
                 "peers": {
                     mac_to_str(MULTI_MAC): {
                         # A key only counts for BTHome: this JSON peer is heard.
                         "payload_format": "json",
                         "bindkey": BINDKEY,
+                        "lmk": BINDKEY,
                         "expected_interval": 60.0,
                     }
                 },
