@@ -123,7 +123,7 @@ def test_const_imports_nothing_of_the_package() -> None:
 
 
 def test_runtime_does_not_know_its_websocket_face() -> None:
-    for name in ("coordinator", "peer", "peer_table", "scheduler"):
+    for name in ("coordinator", "peer", "peer_table", "scheduler", "radio", "sender"):
         path = PACKAGE / f"{name}.py"
         if path.exists():
             assert not _package_imports(path) & {"websocket_api", "stream"}, name

@@ -206,3 +206,12 @@ def test_quality_scale_lists_every_rule_honestly() -> None:
     assert (INTEGRATION / "repairs.py").is_file()
     for platform in ("sensor", "binary_sensor", "event"):
         assert "PARALLEL_UPDATES = 0" in (INTEGRATION / f"{platform}.py").read_text()
+    # A platform that sends commands to the device limits them.
+    assert "PARALLEL_UPDATES = 1" in (INTEGRATION / "select.py").read_text()
+    # Actions: registered once in async_setup, described, with translated errors.
+    for rule in ("action-setup", "action-exceptions", "docs-actions"):
+        assert rules[rule] == "done", rule
+    assert (INTEGRATION / "services.yaml").is_file()
+    setup = (INTEGRATION / "__init__.py").read_text()
+    assert "async_setup_services(hass)" in setup.split("async def async_setup_entry")[0]
+    assert "## Actions" in (ROOT / "README.md").read_text()

@@ -8,8 +8,18 @@ import re
 from typing import Any
 
 import pytest
+import yaml
 
-from custom_components.espnow_gateway import binary_sensor, const, event, events, sensor
+from custom_components.espnow_gateway import (
+    binary_sensor,
+    const,
+    device_action,
+    event,
+    events,
+    select,
+    sensor,
+    services,
+)
 from espnowgw.connection import ConnectErrorReason
 
 INTEGRATION = (
@@ -80,3 +90,46 @@ def test_device_trigger_types_are_translated(key: str) -> None:
 def test_issues_have_titles() -> None:
     for kind in const.ISSUE_KINDS:
         assert "title" in STRINGS["issues"][kind]
+
+
+def test_every_translated_error_key_exists() -> None:
+    """Keys given to the action's error helper and to translation_key= variables."""
+    known = set(STRINGS["exceptions"])
+    for path in INTEGRATION.glob("*.py"):
+        text = path.read_text()
+        for key in re.findall(r'_invalid\(\s*"([a-z0-9_]+)"', text):
+            assert key in known, f"{path.name}: {key}"
+        for key in re.findall(r'translation_key="([a-z0-9_]+)"', text):
+            assert key in known | set(STRINGS["issues"]) | {
+                k for platform in STRINGS["entity"].values() for k in platform
+            }, f"{path.name}: {key}"
+
+
+def test_actions_are_described_and_have_icons() -> None:
+    """services.yaml, strings.json and icons.json agree (hassfest's checks)."""
+    described = yaml.safe_load((INTEGRATION / "services.yaml").read_text())
+    assert set(described) == set(STRINGS["services"]) == set(ICONS["services"])
+    assert set(described) == {services.SERVICE_SEND}
+    for name, service in described.items():
+        texts = STRINGS["services"][name]
+        assert texts["name"]
+        assert texts["description"]
+        assert set(service["fields"]) == set(texts["fields"])
+        assert set(service["fields"]) == {
+            str(key) for key in services.SEND_SCHEMA.schema
+        }
+        for field in texts["fields"].values():
+            assert field["name"]
+            assert field["description"]
+    encoding = described["send"]["fields"]["encoding"]["selector"]["select"]
+    assert encoding["options"] == [e.value for e in services.PayloadEncoding]
+    assert set(STRINGS["selector"][encoding["translation_key"]]["options"]) == set(
+        encoding["options"]
+    )
+
+
+def test_device_action_and_select_texts() -> None:
+    automation = STRINGS["device_automation"]
+    assert device_action.ACTION_SEND in automation["action_type"]
+    assert {"payload", "encoding"} <= set(automation["extra_fields"])
+    assert select.CHANNEL.translation_key in STRINGS["entity"]["select"]
