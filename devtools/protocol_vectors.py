@@ -52,6 +52,9 @@ from espnowgw.messages import (
     host_decoder,
 )
 
+PROTOCOL_1_1_TYPES: Final = frozenset(
+    {FrameType.PEER_LIST, FrameType.GET_PEERS, FrameType.SET_PMK}
+)
 PATH: Final = Path(__file__).resolve().parents[1] / "firmware" / "tests" / "vectors.txt"
 SEED: Final = 20261202
 STREAMS: Final = 24
@@ -117,7 +120,7 @@ def messages() -> list[Message]:
         | Capability.ENCRYPTION
         | Capability.STATS
     )
-    every_cap = sum(Capability)
+    every_cap = 0x7F  # every capability of protocol 1.0
     out: list[Message] = [
         Hello(1, 0, _MAC, 1, 250, caps, "espnow-gw 1.0.0"),
         Hello(1, 0, _MAC, 14, MAX_PAYLOAD, every_cap, ""),
@@ -163,7 +166,9 @@ def messages() -> list[Message]:
         RemovePeer(10, _PEER),
         RemovePeer(17, BROADCAST),
     ]
-    missing = set(MESSAGE_TYPES) - {msg.TYPE for msg in out}
+    # The vectors are protocol 1.0's, which the reference firmware implements; the
+    # types 1.1 added (docs/protocol.md 4.1) join them when the firmware does.
+    missing = set(MESSAGE_TYPES) - PROTOCOL_1_1_TYPES - {msg.TYPE for msg in out}
     assert not missing, f"no vector for {missing}"
     return out
 

@@ -136,8 +136,8 @@ def state_of(
 async def test_gateway_is_discovered_as_a_device(
     hass: HomeAssistant, gateway: HostGateway, entry: MockConfigEntry
 ) -> None:
-    """The HELLO of the firmware core names the gateway device and its channel."""
-    await settle(hass, lambda: state_of(hass, "sensor", "channel") == "1")
+    """The HELLO of the firmware core names the gateway device; its channel is shown."""
+    await settle(hass, lambda: state_of(hass, "select", "radio_channel") == "1")
     (device,) = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
     assert device.sw_version == "espnow-gw-host 1.0.0"
     assert device.serial_number == mac_to_str(gateway.mac)
