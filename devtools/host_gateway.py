@@ -37,8 +37,9 @@ FIRMWARE: Final = REPO / "firmware"
 DEFAULT_MAC: Final = mac_from_str("24:6F:28:00:00:0A")
 QUEUE_CAPACITY: Final = 32  # GW_QUEUE_CAPACITY of the default build
 _RECORD: Final = struct.Struct("<6s6sbbBBH")
+# The whole line: stderr may arrive in pieces, and a port cut short is another port.
 _READY: Final = re.compile(
-    rb"espnow-gw-host: ready link=(\S+) radio=udp:127\.0\.0\.1:(\d+)"
+    rb"espnow-gw-host: ready link=(\S+) radio=udp:127\.0\.0\.1:(\d+)\n"
 )
 _STATS: Final = re.compile(rb"espnow-gw-host: exit Stats (.*)")
 

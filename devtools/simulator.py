@@ -207,6 +207,7 @@ class SimulatedGateway:
         self.send_script: deque[SendBehaviour] = deque()
         self.command_script: deque[Status | None] = deque()  # None: no answer
         self.held: list[Message] = []  # answers held back by "hold"
+        self.air: list[tuple[bytes, bytes]] = []  # (dst, payload) transmitted, bounded
         self.received: list[Message] = []  # commands from the host, bounded below
         self._write = write
         self._backlog = backlog
@@ -312,6 +313,8 @@ class SimulatedGateway:
                 status = Status.OK
             else:
                 status = Status.NO_ACK
+            if status in (Status.OK, Status.NO_ACK) and len(self.air) < 1000:
+                self.air.append((msg.dst, msg.payload))  # transmitted
             if behaviour == "hold":
                 self.held.append(SendResult(msg.request_id, msg.dst, status))
                 return

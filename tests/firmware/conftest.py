@@ -1,4 +1,4 @@
-"""Fixtures for the reference firmware's tests: the host gateway, built for this run."""
+"""Fixtures for the reference firmware's tests (the build: ``host_gateway_binary``, tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,6 @@ from pathlib import Path
 import pytest
 
 from devtools.host_gateway import HostGateway, build
-
-
-@pytest.fixture(scope="session")
-def host_gateway_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The host gateway (firmware/core + firmware/host) under ASan and UBSan."""
-    return build(tmp_path_factory.mktemp("firmware-build"), sanitize=True)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from custom_components.espnow_gateway.const import (
 )
 from custom_components.espnow_gateway.coordinator import EspNowGateway
 from devtools.simulator import PtyGateway, SimulatorConfig
-from espnowgw.mac import BROADCAST, mac_from_str, mac_to_str
+from espnowgw.mac import mac_from_str, mac_to_str
 from espnowgw.messages import AddPeer, Capability
 
 from .conftest import entity_id_of, send_frame, wait_until
@@ -246,21 +246,6 @@ async def test_no_answer_then_retry(
     await advance(hass, freezer, 0.1)
     result = (await task)["results"][0]
     assert (result["outcome"], result["attempts"]) == ("delivered", 2)
-
-
-async def test_broadcast(
-    hass: HomeAssistant, gateway: PtyGateway, init_integration: MockConfigEntry
-) -> None:
-    """A broadcast is transmitted, never acknowledged and needs no registration."""
-    sim = gateway.gateway
-    response = await send(hass, broadcast=True, payload="hello all")
-    assert response["results"][0]["outcome"] == "sent"
-    assert response["results"][0]["target"] == mac_to_str(BROADCAST)
-    response = await send(hass, mac="ff:ff:ff:ff:ff:ff", payload="again")
-    assert response["delivered"] == 1
-    assert [m.dst for m in sends(sim)] == [BROADCAST, BROADCAST]
-    assert not received(sim, AddPeer)
-    assert runtime(init_integration).sender.counters.broadcast == 2
 
 
 async def test_rate_limit(
