@@ -16,18 +16,23 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.espnow_gateway.const import DOMAIN
 from custom_components.espnow_gateway.sender import Sender
-from devtools.simulator import PtyGateway, SimulatedGateway
+from devtools.simulator import PtyGateway, SimPeer, SimulatedGateway
 from espnowgw.messages import Message, Send
 
 from .conftest import frames_handled, unique_prefix, wait_until
 
 
+def node(sim: SimulatedGateway) -> SimPeer:
+    """The simulated JSON peer: one frame of it makes a device (BTHome needs several)."""
+    return next(peer for peer in sim.peers if peer.kind == "json")
+
+
 async def heard(hass: HomeAssistant, pty: PtyGateway, entry: MockConfigEntry) -> str:
-    """Let the gateway's first simulated peer be heard; return its device id."""
+    """Let the gateway's simulated JSON peer be heard; return its device id."""
     sim = pty.gateway
-    sim.emit_from(sim.peers[0], press=False)
+    sim.emit_from(node(sim), press=False)
     await frames_handled(hass, pty, entry)
-    return device_id_of(hass, entry, sim.peers[0].mac)
+    return device_id_of(hass, entry, node(sim).mac)
 
 
 def device_id_of(hass: HomeAssistant, entry: MockConfigEntry, mac: bytes) -> str:

@@ -19,7 +19,7 @@ from custom_components.espnow_gateway.coordinator import EspNowGateway
 from devtools.simulator import PtyGateway
 
 from .conftest import wait_until
-from .send_helpers import heard, sends
+from .send_helpers import heard, node, sends
 
 
 async def test_actions_of_a_peer_device(
@@ -77,7 +77,7 @@ async def test_device_action_in_an_automation(
     )
     hass.bus.async_fire("relay", {"state": "on"})
     await wait_until(hass, lambda: len(sends(sim)) == 1)
-    assert sends(sim)[0].dst == sim.peers[0].mac
+    assert sends(sim)[0].dst == node(sim).mac
     assert sends(sim)[0].payload == b'{"relay":"on"}'
 
 

@@ -29,7 +29,7 @@ from espnowgw.messages import (
 )
 
 from .conftest import send_frame, wait_until
-from .send_helpers import advance, heard, received, send, start_send
+from .send_helpers import advance, heard, node, received, send, start_send
 
 FROZEN = "2026-06-01 12:00:00+00:00"
 PMK = "pmk1234567890123"  # 16 characters, as ESP-IDF's examples write it
@@ -116,7 +116,7 @@ async def test_what_is_no_longer_wanted_is_unregistered(
     sim = gateway.gateway
     await set_up(hass, config_entry)
     await heard(hass, gateway, config_entry)
-    known = sim.peers[0].mac
+    known = node(sim).mac
     # Home Assistant restarts; the gateway (native USB) kept running meanwhile.
     sim.registered[STALE] = PeerEntry(STALE, 0, 0)
     sim.registered[known] = PeerEntry(known, 0, 0)
@@ -140,16 +140,16 @@ async def test_deleting_a_device_unregisters_its_peer(
     sim = gateway.gateway
     device_id = await heard(hass, gateway, init_integration)
     await send(hass, device_id=device_id, payload="x")
-    assert sim.peers[0].mac in sim.registered
+    assert node(sim).mac in sim.registered
     assert await async_setup_component(hass, "config", {})
     client = await hass_ws_client(hass)
     await client.send_json_auto_id(
         {"type": "config/device_registry/remove", "device_id": device_id}
     )
     assert (await client.receive_json())["success"]
-    await wait_until(hass, lambda: sim.peers[0].mac not in sim.registered)
+    await wait_until(hass, lambda: node(sim).mac not in sim.registered)
     assert dr.async_get(hass).async_get(device_id) is None
-    assert [m.mac for m in received(sim, RemovePeer)] == [sim.peers[0].mac]
+    assert [m.mac for m in received(sim, RemovePeer)] == [node(sim).mac]
 
 
 @pytest.mark.parametrize(

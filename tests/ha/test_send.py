@@ -33,6 +33,7 @@ from .flow_helpers import Ports
 from .send_helpers import (
     advance,
     heard,
+    node,
     received,
     send,
     sends,
@@ -61,7 +62,7 @@ async def test_delivered_to_a_device(
     sim = gateway.gateway
     device_id = await heard(hass, gateway, init_integration)
     response = await send(hass, device_id=device_id, payload="on")
-    mac = mac_to_str(sim.peers[0].mac)
+    mac = mac_to_str(node(sim).mac)
     assert response == {
         "results": [
             {
@@ -76,8 +77,8 @@ async def test_delivered_to_a_device(
         "delivered": 1,
         "failed": 0,
     }
-    assert [(m.dst, m.payload) for m in sends(sim)] == [(sim.peers[0].mac, b"on")]
-    assert [m.mac for m in received(sim, AddPeer)] == [sim.peers[0].mac]
+    assert [(m.dst, m.payload) for m in sends(sim)] == [(node(sim).mac, b"on")]
+    assert [m.mac for m in received(sim, AddPeer)] == [node(sim).mac]
     # The next send needs no registration: the host knows the gateway has it.
     await send(hass, device_id=device_id, payload="off")
     assert len(received(sim, AddPeer)) == 1
@@ -157,7 +158,7 @@ async def test_not_acknowledged_after_every_retry(
     await advance(hass, freezer, 0.1)
     response = await task
     assert response["results"][0] | {"device_id": None} == {
-        "target": mac_to_str(sim.peers[0].mac),
+        "target": mac_to_str(node(sim).mac),
         "device_id": None,
         "gateway": init_integration.entry_id,
         "outcome": "not_acknowledged",
@@ -441,7 +442,7 @@ async def test_the_gateway_lost_its_peer(
     sim = gateway.gateway
     device_id = await heard(hass, gateway, init_integration)
     await send(hass, device_id=device_id, payload="1")
-    del sim.registered[sim.peers[0].mac]  # as after an unnoticed restart
+    del sim.registered[node(sim).mac]  # as after an unnoticed restart
     counters = runtime(init_integration).sender.counters
     task = start_send(hass, device_id=device_id, payload="2")
     await wait_until(hass, lambda: counters.retries == 1)
