@@ -993,17 +993,37 @@ async def test_options_primary_master_key(
 ) -> None:
     """The PMK: 16 characters or 32 hex digits, kept as hex; a bad one refused."""
     entry = init_integration
-    settings = {CONF_AUTO_ADD: True, CONF_UPDATE_INTERVAL: 5, CONF_MAX_PEERS: 100}
-    result = await options_menu(hass, entry)
-    result = await options_step(hass, result, {"next_step_id": "settings"})
+    settings = {
+        CONF_AUTO_ADD: True,
+        CONF_UPDATE_INTERVAL: 5,
+        CONF_SLOW_INTERVAL: 60,
+        CONF_MAX_PEERS: 100,
+    }
+
+    async def open_settings() -> Any:
+        result = await options_menu(hass, entry)
+        return await options_step(hass, result, {"next_step_id": "settings"})
+
+    result = await open_settings()
+    assert "clear_pmk" not in [f["name"] for f in form_fields(result)]
     result = await options_step(hass, result, settings | {"pmk": "too short"})
     assert result["errors"] == {"pmk": "invalid_key"}
-    assert suggested(result, "pmk") == "too short"
     result = await options_step(hass, result, settings | {"pmk": text})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options.get("pmk") == saved
     await hass.async_block_till_done()
     assert entry.runtime_data.radio.pmk == (bytes.fromhex(saved) if saved else None)
+    if saved is None:
+        return
+    # Never shown again: empty keeps it, the checkbox removes it.
+    result = await open_settings()
+    assert "suggested_value" not in form_field(result, "pmk").get("description", {})
+    result = await options_step(hass, result, settings)
+    assert entry.options["pmk"] == saved
+    await hass.async_block_till_done()
+    result = await open_settings()
+    result = await options_step(hass, result, settings | {"clear_pmk": True})
+    assert "pmk" not in entry.options
 
 
 async def test_options_peer_local_master_key(
@@ -1013,14 +1033,11 @@ async def test_options_peer_local_master_key(
     entry = init_integration
     entry.runtime_data.table.approve(NEW_PEER)
     result = await open_peer_settings(hass, entry, NEW_PEER)
-    result = await options_step(
-        hass, result, {CONF_PAYLOAD_FORMAT: "json", "lmk": "0011zz"}
-    )
-    assert result["errors"] == {"lmk": "invalid_key"}
-    result = await options_step(
-        hass, result, {CONF_PAYLOAD_FORMAT: "json", "lmk": "z" * 32}
-    )
-    assert result["errors"] == {"lmk": "invalid_key"}
+    for bad in ("0011zz", "z" * 32):
+        result = await options_step(
+            hass, result, {CONF_PAYLOAD_FORMAT: "json", "lmk": bad}
+        )
+        assert result["errors"] == {"lmk": "invalid_key"}
     result = await options_step(
         hass, result, {CONF_PAYLOAD_FORMAT: "json", "lmk": "lmk1234567890123"}
     )
@@ -1030,3 +1047,14 @@ async def test_options_peer_local_master_key(
     radio = entry.runtime_data.radio
     await wait_for(hass, lambda: mac_from_str(NEW_PEER) in radio.registered)
     assert radio.registered[mac_from_str(NEW_PEER)] is True
+    # Never shown again: empty keeps it, the checkbox removes it.
+    result = await open_peer_settings(hass, entry, NEW_PEER)
+    assert "suggested_value" not in form_field(result, "lmk").get("description", {})
+    result = await options_step(hass, result, {CONF_PAYLOAD_FORMAT: "json"})
+    assert entry.options[CONF_PEERS][NEW_PEER]["lmk"] == b"lmk1234567890123".hex()
+    await hass.async_block_till_done()
+    result = await open_peer_settings(hass, entry, NEW_PEER)
+    result = await options_step(
+        hass, result, {CONF_PAYLOAD_FORMAT: "json", "clear_lmk": True}
+    )
+    assert "lmk" not in entry.options[CONF_PEERS][NEW_PEER]
