@@ -613,8 +613,11 @@ class HassInstance:
         )
         flow_path = f"/api/config/config_entries/options/flow/{flow['flow_id']}"
         form = await self.request("POST", flow_path, {"next_step_id": "settings"})
+        # As the frontend does: a field without a default and no value is left out.
         defaults = {
-            field["name"]: field.get("default") for field in form["data_schema"]
+            field["name"]: field["default"]
+            for field in form["data_schema"]
+            if "default" in field
         }
         await self.request("POST", flow_path, defaults | settings)
 
