@@ -53,7 +53,6 @@ from .espnowgw.model import PayloadFormat, PayloadKind
 from .helpers import BINDKEY_SELECTOR, parse_bindkey
 from .peer import Peer
 
-
 SECONDS_SELECTOR = NumberSelector(
     NumberSelectorConfig(
         min=0,
