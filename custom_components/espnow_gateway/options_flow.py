@@ -57,6 +57,16 @@ from .espnowgw.model import PayloadFormat, PayloadKind
 from .helpers import BINDKEY_SELECTOR, parse_bindkey, parse_key
 from .peer import Peer
 
+SECONDS_SELECTOR = NumberSelector(
+    NumberSelectorConfig(
+        min=0,
+        max=MAX_UPDATE_INTERVAL,
+        step=1,
+        unit_of_measurement="s",
+        mode=NumberSelectorMode.BOX,
+    )
+)
+
 
 def _esp_now_key(
     settings: dict[str, Any],
@@ -135,27 +145,11 @@ class EspNowOptionsFlow(OptionsFlowWithReload):
                 vol.Required(
                     CONF_UPDATE_INTERVAL,
                     default=options.get(CONF_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL),
-                ): NumberSelector(
-                    NumberSelectorConfig(
-                        min=0,
-                        max=MAX_UPDATE_INTERVAL,
-                        step=1,
-                        unit_of_measurement="s",
-                        mode=NumberSelectorMode.BOX,
-                    )
-                ),
+                ): SECONDS_SELECTOR,
                 vol.Required(
                     CONF_SLOW_INTERVAL,
                     default=options.get(CONF_SLOW_INTERVAL, DEFAULT_SLOW_INTERVAL),
-                ): NumberSelector(
-                    NumberSelectorConfig(
-                        min=0,
-                        max=MAX_UPDATE_INTERVAL,
-                        step=1,
-                        unit_of_measurement="s",
-                        mode=NumberSelectorMode.BOX,
-                    )
-                ),
+                ): SECONDS_SELECTOR,
                 vol.Required(
                     CONF_MAX_PEERS,
                     default=options.get(CONF_MAX_PEERS, DEFAULT_MAX_PEERS),
