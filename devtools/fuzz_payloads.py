@@ -27,7 +27,7 @@ import random
 from typing import Final
 
 from espnowgw.decoders import bthome, json_payload
-from espnowgw.decoders.formats import FormatEvidence
+from espnowgw.decoders.evidence import FormatEvidence
 from espnowgw.encoders import EsphomeNode, espnow_ctrl_payload, espnow_frame
 from espnowgw.model import BUTTON_EVENT_NAMES, PayloadKind
 

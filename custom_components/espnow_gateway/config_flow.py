@@ -29,7 +29,7 @@ from .const import (
     MIN_BAUDRATE,
 )
 from .coordinator import EspNowConfigEntry
-from .espnowgw.decoders.formats import bindkey_matches
+from .espnowgw.decoders.evidence import bindkey_matches
 from .espnowgw.mac import mac_from_str, mac_to_str
 from .espnowgw.messages import DEFAULT_BAUDRATE, Hello
 from .helpers import BINDKEY_SELECTOR, async_probe, parse_bindkey, peer_flow_unique_id

@@ -38,7 +38,8 @@ from .const import (
     SAVE_DELAY,
     SIGNAL_NEW_ENTITIES,
 )
-from .espnowgw.decoders.formats import FormatEvidence, kind_of, sniff_as
+from .espnowgw.decoders.evidence import FormatEvidence
+from .espnowgw.decoders.formats import kind_of, sniff_as
 from .espnowgw.mac import mac_from_str, mac_to_str
 from .espnowgw.messages import Packet
 from .espnowgw.model import PayloadFormat, PayloadKind

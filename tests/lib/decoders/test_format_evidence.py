@@ -9,7 +9,7 @@ import pytest
 
 from devtools.bthome_frames import seal
 from devtools.fuzz_payloads import random_sender_kind
-from espnowgw.decoders.formats import (
+from espnowgw.decoders.evidence import (
     FRAMES_TO_COMMIT,
     MAX_COUNTER_STEP,
     FormatEvidence,
