@@ -1,68 +1,36 @@
 """Benchmark baseline: the naive raw-packet stream (one message per packet, no limits).
 
-Loaded only by ``scripts/bench stream`` next to the real integration. It hooks into
-the same stream hub as ``espnow_gateway/subscribe_packets`` so both streams see the
-same packets, and sends each packet at once as its own WebSocket message: what an
-embedded server does when it forwards packets as they come.
+Loaded only by ``scripts/bench stream`` next to the real integration. Each
+subscription registers its own packet listener on every ESP-NOW gateway (as the
+real stream does, through the runtime) and sends each packet at once as its own
+WebSocket message, built as a dict and serialised for that subscriber: what an
+embedded server does when it forwards packets as they come. The packet's fields
+are the real stream's, so both designs send the same information.
 """
 
 from __future__ import annotations
 
 from base64 import b64encode
-from typing import Any, cast
+from typing import Any
 
 from homeassistant.components import websocket_api
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.json import json_bytes
 from homeassistant.helpers.typing import ConfigType
 import probatio as vol
 
+from custom_components.espnow_gateway.const import DOMAIN as GATEWAY_DOMAIN
+from custom_components.espnow_gateway.coordinator import EspNowGateway
 from custom_components.espnow_gateway.espnowgw.mac import mac_to_str
-from custom_components.espnow_gateway.stream import Item
-from custom_components.espnow_gateway.websocket_api import async_get_hub
+from custom_components.espnow_gateway.espnowgw.messages import Packet
 
 DOMAIN = "naive_stream"
 CONFIG_SCHEMA = vol.Schema({DOMAIN: {}}, extra=vol.ALLOW_EXTRA)
 
 
-class NaiveSubscriber:
-    """Duck-types the hub's subscriber: every packet becomes a message at once."""
-
-    def __init__(self, connection: websocket_api.ActiveConnection, msg_id: int) -> None:
-        self.connection = connection
-        self.msg_id = msg_id
-        self.owner = connection
-        self.sent = 0
-        self.dropped = 0
-        self.closed = False
-
-    def wants(self, gateway: str) -> bool:
-        return True
-
-    def offer(self, item: Item, now: float) -> None:
-        gateway, packet, kind, _size = item
-        self.sent += 1
-        self.connection.send_message(
-            json_bytes(
-                websocket_api.event_message(
-                    self.msg_id,
-                    {
-                        "gateway": gateway,
-                        "src": mac_to_str(packet.src),
-                        "rssi": packet.rssi,
-                        "seq": packet.seq,
-                        "kind": kind,
-                        "payload": b64encode(packet.payload).decode(),
-                    },
-                )
-            )
-        )
-
-    def diagnostics(self) -> dict[str, Any]:
-        return {"subscription": self.msg_id, "naive": True, "sent": self.sent}
-
-
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the command."""
     websocket_api.async_register_command(hass, ws_subscribe)
     return True
 
@@ -73,16 +41,42 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 def ws_subscribe(
     hass: HomeAssistant, connection: websocket_api.ActiveConnection, msg: dict[str, Any]
 ) -> None:
-    hub = async_get_hub(hass)
-    subscribers = cast("list[Any]", hub.subscribers)  # duck-typed members
-    subscriber = NaiveSubscriber(connection, msg["id"])
-    subscribers.append(subscriber)
-    hub.active = True
+    """Send every packet of every gateway as its own message."""
+    msg_id: int = msg["id"]
+    unsubs: list[CALLBACK_TYPE] = []
+    for entry in hass.config_entries.async_entries(GATEWAY_DOMAIN):
+        if entry.state is not ConfigEntryState.LOADED:
+            continue
+        gateway: EspNowGateway = entry.runtime_data
+        entry_id = entry.entry_id
 
+        @callback
+        def forward(packet: Packet, kind: str, entry_id: str = entry_id) -> None:
+            connection.send_message(
+                json_bytes(
+                    websocket_api.event_message(
+                        msg_id,
+                        {
+                            "gateway": entry_id,
+                            "src": mac_to_str(packet.src),
+                            "dst": mac_to_str(packet.dst),
+                            "rssi": packet.rssi,
+                            "channel": packet.channel,
+                            "ts": packet.timestamp_us,
+                            "seq": packet.seq,
+                            "kind": kind,
+                            "payload": b64encode(packet.payload).decode(),
+                        },
+                    )
+                )
+            )
+
+        unsubs.append(gateway.async_add_packet_listener(forward))
+
+    @callback
     def unsubscribe() -> None:
-        if subscriber in subscribers:
-            subscribers.remove(subscriber)
-        hub.active = bool(subscribers)
+        for unsub in unsubs:
+            unsub()
 
-    connection.subscriptions[msg["id"]] = unsubscribe
-    connection.send_result(msg["id"])
+    connection.subscriptions[msg_id] = unsubscribe
+    connection.send_result(msg_id)

@@ -3,104 +3,39 @@
 Every subscriber has its own filters, token bucket, byte-bounded buffer and batch
 timer, and a credit window: at most ``window`` batches may be sent and not yet
 acknowledged by the client. A client that stops reading therefore holds at most
-``window`` batches in Home Assistant's per-connection queue and the kernel's socket
+``window`` messages in Home Assistant's per-connection queue and the kernel's socket
 buffers, and at most ``high_watermark`` bytes in our buffer; what does not fit is
 dropped by the subscriber's policy and counted, and the count is reported in the next
-message. A subscriber that acknowledges nothing for ``stall_timeout`` is closed.
+message. A subscriber that acknowledges nothing for its stall timeout is closed.
 See docs/websocket.md.
 
-No Home Assistant imports: the WebSocket glue lives in ``websocket_api``.
+The hub wraps each packet once (``StreamPacket``): its JSON is made once per
+encoding, whatever the number of subscribers, and batches are joined from those
+bytes (``stream_wire``). No Home Assistant imports: the glue lives in ``websocket_api``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from base64 import b64encode
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import StrEnum
 import time
 from typing import Any, Final
 
-from .espnowgw.mac import mac_to_str
 from .espnowgw.messages import Packet
+from .stream_options import Policy, StreamOptions, compile_filter
+from .stream_wire import (
+    MAX_MESSAGE_BYTES,
+    StreamPacket,
+    batch_head,
+    batch_message,
+    figures,
+    fragment_of,
+    gateway_json,
+    status_message,
+)
 
-# Server defaults and hard limits: a client cannot ask for unbounded resources.
-DEFAULT_MAX_RATE: Final = 100.0
-LIMIT_MAX_RATE: Final = 10_000.0
-DEFAULT_BATCH_INTERVAL_MS: Final = 250
-MIN_BATCH_INTERVAL_MS: Final = 20
-MAX_BATCH_INTERVAL_MS: Final = 10_000
-DEFAULT_HIGH_WATERMARK: Final = 64 * 1024
-MIN_HIGH_WATERMARK: Final = 4 * 1024
-LIMIT_HIGH_WATERMARK: Final = 1024 * 1024
-DEFAULT_WINDOW: Final = 4
-LIMIT_WINDOW: Final = 16
-DEFAULT_STALL_TIMEOUT: Final = 60.0
-LIMIT_STALL_TIMEOUT: Final = 600.0
-MAX_BATCH_BYTES: Final = 256 * 1024  # one message never carries more than this
-MAX_SUBSCRIPTIONS_PER_CONNECTION: Final = 4
-MAX_SUBSCRIBERS: Final = 64
-MAX_FILTER_SOURCES: Final = 64
-# Estimated JSON size of one packet besides its payload (keys, MACs, numbers).
-PACKET_OVERHEAD: Final = 170
-
-
-class Policy(StrEnum):
-    """What happens to packets while a subscriber is throttled."""
-
-    DROP_OLDEST = "drop_oldest"  # keep the newest, within the high watermark
-    DROP_NEWEST = "drop_newest"  # keep what is buffered; refuse new packets
-    LATEST_PER_PEER = "latest_per_peer"  # keep only the newest packet of each source
-
-
-class Encoding(StrEnum):
-    """How payload bytes are written."""
-
-    BASE64 = "base64"
-    HEX = "hex"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StreamOptions:
-    """A subscriber's validated parameters."""
-
-    entry_id: str | None = None
-    sources: frozenset[bytes] | None = None
-    min_rssi: int | None = None
-    kinds: frozenset[str] | None = None
-    max_rate: float = DEFAULT_MAX_RATE
-    burst: float | None = None  # default: one second of max_rate
-    batch_interval_ms: int = DEFAULT_BATCH_INTERVAL_MS
-    high_watermark: int = DEFAULT_HIGH_WATERMARK
-    low_watermark: int | None = None  # default: half the high watermark
-    policy: Policy = Policy.DROP_OLDEST
-    encoding: Encoding = Encoding.BASE64
-    window: int = DEFAULT_WINDOW
-    stall_timeout: float = DEFAULT_STALL_TIMEOUT
-
-
-# A packet as the hub shares it between subscribers: (gateway, packet, kind, bytes).
-type Item = tuple[str, Packet, str, int]
-
-
-def _packet_json(item: Item, encoding: Encoding) -> dict[str, Any]:
-    gateway, packet, kind, _size = item
-    payload = packet.payload
-    return {
-        "gateway": gateway,
-        "src": mac_to_str(packet.src),
-        "dst": mac_to_str(packet.dst),
-        "rssi": packet.rssi,
-        "channel": packet.channel,
-        "ts": packet.timestamp_us,
-        "seq": packet.seq,
-        "kind": kind,
-        "payload": b64encode(payload).decode()
-        if encoding is Encoding.BASE64
-        else payload.hex(),
-    }
+MAX_ROUTES: Final = 64  # gateways whose subscriber lists are kept ready
 
 
 class Subscriber:
@@ -111,12 +46,12 @@ class Subscriber:
         hub: StreamHub,
         msg_id: int,
         options: StreamOptions,
-        send: Callable[[dict[str, Any]], None],
+        send: Callable[[bytes], None],
         *,
         owner: object = None,
         on_close: Callable[[], None] | None = None,
     ) -> None:
-        """Initialize; ``send`` hands one event (a dict) to the WebSocket."""
+        """Initialize; ``send`` hands one message (JSON bytes) to the WebSocket."""
         self.hub = hub
         self.number = hub.next_number()  # tells subscribers apart in diagnostics
         self.msg_id = msg_id
@@ -124,6 +59,8 @@ class Subscriber:
         self._on_close = on_close
         self.options = options
         self._send = send
+        self._accepts = compile_filter(options)
+        self._fragment = fragment_of(options.encoding)
         self._rate = options.max_rate
         self._burst = (
             options.burst if options.burst is not None else max(1.0, options.max_rate)
@@ -137,7 +74,9 @@ class Subscriber:
             if options.low_watermark is not None
             else self._high // 2
         )
-        self._buffer: OrderedDict[object, Item] = OrderedDict()
+        self._window = options.window
+        self.stall_timeout = options.effective_stall_timeout
+        self._buffer: OrderedDict[object, StreamPacket] = OrderedDict()
         self._counter = 0
         self.buffered_bytes = 0
         self.peak_bytes = 0
@@ -150,6 +89,9 @@ class Subscriber:
         self.dropped_overflow = 0
         self._dropped_unreported = 0
         self.batches = 0
+        self.splits = 0
+        self.sent_bytes = 0
+        self.largest_message = 0
         self.acked = 0
         self.status_messages = 0
         self._last_send = -1e9
@@ -184,11 +126,13 @@ class Subscriber:
             "subscription": self.msg_id,
             "entry_id": self.options.entry_id,
             "policy": self.options.policy,
+            "encoding": self.options.encoding,
             "max_rate": self._rate,
             "batch_interval_ms": self.options.batch_interval_ms,
             "high_watermark": self._high,
             "low_watermark": self._low,
-            "window": self.options.window,
+            "window": self._window,
+            "stall_timeout": self.stall_timeout,
             "matched": self.matched,
             "sent": self.sent,
             "dropped": self.dropped,
@@ -200,6 +144,9 @@ class Subscriber:
             "throttled": self.throttled,
             "throttled_seconds": round(throttled, 3),
             "batches": self.batches,
+            "split_batches": self.splits,
+            "sent_bytes": self.sent_bytes,
+            "largest_message_bytes": self.largest_message,
             "status_messages": self.status_messages,
             "acked": self.acked,
             "in_flight": self.in_flight,
@@ -207,20 +154,18 @@ class Subscriber:
 
     # ---- hot path -----------------------------------------------------------------
 
-    def offer(self, item: Item, now: float) -> None:
+    def offer(self, item: StreamPacket, now: float) -> None:
         """Consider one packet (the hub has matched the gateway)."""
-        options = self.options
-        packet = item[1]
-        if options.sources is not None and packet.src not in options.sources:
-            return
-        if options.min_rssi is not None and packet.rssi < options.min_rssi:
-            return
-        if options.kinds is not None and item[2] not in options.kinds:
+        accepts = self._accepts
+        if accepts is not None and not accepts(item):
             return
         self.matched += 1
-        elapsed = now - self._refilled if now > self._refilled else 0.0
-        tokens = min(self._burst, self._tokens + elapsed * self._rate)
-        self._refilled = now
+        elapsed = now - self._refilled
+        tokens = self._tokens
+        if elapsed > 0.0:
+            tokens += elapsed * self._rate
+            tokens = min(tokens, self._burst)
+            self._refilled = now
         if tokens < 1.0:
             self._tokens = tokens
             self._drop(item, rate=True)
@@ -228,38 +173,40 @@ class Subscriber:
         self._tokens = tokens - 1.0
         self._store(item)
 
-    def _drop(self, item: Item, *, rate: bool) -> None:
+    def _drop(self, item: StreamPacket, *, rate: bool) -> None:
         if rate:
             self.dropped_rate += 1
         else:
             self.dropped_overflow += 1
         self._dropped_unreported += 1
-        self.hub.count_drop(item[0])
+        self.hub.count_drop(item.gateway)
 
-    def _store(self, item: Item) -> None:
-        size = item[3]
+    def _store(self, item: StreamPacket) -> None:
+        if self.throttled and self.options.policy is Policy.DROP_NEWEST:
+            self._drop(item, rate=False)  # refused before it is even encoded
+            return
+        fragment = self._fragment
+        size = len(fragment(item)) + 1  # its JSON and the separator after it
         if not self.throttled and self.buffered_bytes + size > self._high:
             self._set_throttled(True)
-        buffer = self._buffer
-        key: object = self._counter
-        if self.throttled:
-            policy = self.options.policy
-            if policy is Policy.DROP_NEWEST:
+            if self.options.policy is Policy.DROP_NEWEST:
                 self._drop(item, rate=False)
                 return
-            if policy is Policy.LATEST_PER_PEER:
-                key = item[1].src
-                old = buffer.pop(key, None)
-                if old is not None:
-                    self.buffered_bytes -= old[3]
-                    self._drop(old, rate=False)
+        buffer = self._buffer
+        key: object = self._counter
+        if self.throttled and self.options.policy is Policy.LATEST_PER_PEER:
+            key = item.packet.src
+            old = buffer.pop(key, None)
+            if old is not None:
+                self.buffered_bytes -= len(fragment(old)) + 1
+                self._drop(old, rate=False)
         self._counter += 1
         buffer[key] = item
         self.buffered_bytes += size
         # Never hold more than the high watermark: the oldest make room.
         while self.buffered_bytes > self._high and len(buffer) > 1:
             _key, old = buffer.popitem(last=False)
-            self.buffered_bytes -= old[3]
+            self.buffered_bytes -= len(fragment(old)) + 1
             self._drop(old, rate=False)
         self.peak_bytes = max(self.peak_bytes, self.buffered_bytes)
         if self._timer is None:
@@ -268,44 +215,72 @@ class Subscriber:
     # ---- sending --------------------------------------------------------------------
 
     def _arm(self) -> None:
-        if self.closed or not self._buffer or self.in_flight >= self.options.window:
+        if self.closed or not self._buffer or self.in_flight >= self._window:
             return
         loop = self.hub.loop
         delay = max(0.0, self._last_send + self._interval - loop.time())
         self._timer = loop.call_later(delay, self._flush)
 
     def _flush(self) -> None:
-        """Send one batch if the credit window allows it."""
+        """Send what is buffered: one batch, or several if it exceeds the size cap."""
         self._timer = None
-        if self.closed or not self._buffer or self.in_flight >= self.options.window:
-            return
-        buffer = self._buffer
-        encoding = self.options.encoding
-        packets: list[dict[str, Any]] = []
-        taken = 0
-        while buffer and taken < MAX_BATCH_BYTES:
-            _key, item = buffer.popitem(last=False)
-            taken += item[3]
-            packets.append(_packet_json(item, encoding))
-        self.buffered_bytes -= taken
-        self.sent += len(packets)
-        self.batches += 1
-        self._last_send = self.hub.loop.time()
-        self._send(self._event({"batch": self.batches, "packets": packets}))
+        while not self.closed and self._buffer and self.in_flight < self._window:
+            self._send_batch()
+            if not self._buffer:
+                break
+            self.splits += 1  # the rest did not fit in one message: it follows
         if self.throttled and self.buffered_bytes <= self._low:
             self._set_throttled(False)
-        if self.in_flight >= self.options.window:
-            self._arm_stall_timer()
         self._arm()
 
-    def _event(self, body: dict[str, Any]) -> dict[str, Any]:
-        body["subscription"] = self.msg_id
-        body["dropped"] = self._dropped_unreported
-        body["dropped_total"] = self.dropped
-        body["buffered_bytes"] = self.buffered_bytes
-        body["throttled"] = self.throttled
+    def _send_batch(self) -> None:
+        """Send one batch of the oldest packets, as many as fit in one message."""
+        head = batch_head(self.msg_id, self.batches + 1)
+        # The figures at the end can only get shorter than with today's numbers.
+        budget = MAX_MESSAGE_BYTES - len(head) - len(self._tail(self.buffered_bytes))
+        buffer = self._buffer
+        fragment = self._fragment
+        fragments: list[bytes] = []
+        taken = 0
+        while buffer:
+            key, item = buffer.popitem(last=False)
+            data = fragment(item)
+            size = len(data) + 1
+            if taken + size > budget and fragments:
+                buffer[key] = item  # the first packet of the next message
+                buffer.move_to_end(key, last=False)
+                break
+            fragments.append(data)
+            taken += size
+        self.buffered_bytes -= taken
+        self.sent += len(fragments)
+        self.batches += 1
+        message = batch_message(head, fragments, self._tail(self.buffered_bytes))
         self._dropped_unreported = 0
-        return body
+        self.sent_bytes += len(message)
+        self.largest_message = max(self.largest_message, len(message))
+        loop = self.hub.loop
+        self._last_send = loop.time()
+        if self._stall_timer is None and self.stall_timeout > 0:
+            self._stall_timer = loop.call_later(self.stall_timeout, self._stalled)
+        self._send(message)
+
+    def _tail(self, buffered: int) -> bytes:
+        return figures(
+            self.msg_id,
+            self._dropped_unreported,
+            self.dropped,
+            buffered,
+            self.throttled,
+        )
+
+    def _send_status(self, status: str, reason: str | None = None) -> None:
+        self.status_messages += 1
+        message = status_message(
+            self.msg_id, status, reason, self._tail(self.buffered_bytes)
+        )
+        self._dropped_unreported = 0
+        self._send(message)
 
     def _set_throttled(self, throttled: bool) -> None:
         now = self.hub.clock()
@@ -314,8 +289,7 @@ class Subscriber:
             self._throttled_at = now
         else:
             self.throttled_seconds += now - self._throttled_at
-        self.status_messages += 1
-        self._send(self._event({"status": "throttled" if throttled else "resumed"}))
+        self._send_status("throttled" if throttled else "resumed")
 
     def ack(self, batch: int) -> bool:
         """Acknowledge batches up to ``batch``; False if ``batch`` was never sent."""
@@ -323,24 +297,24 @@ class Subscriber:
             return False
         if batch > self.acked:
             self.acked = batch
+            # The stall clock restarts at every acknowledgement, and stops when
+            # nothing is left unacknowledged.
             if self._stall_timer is not None:
                 self._stall_timer.cancel()
                 self._stall_timer = None
+            if self.in_flight and self.stall_timeout > 0:
+                self._stall_timer = self.hub.loop.call_later(
+                    self.stall_timeout, self._stalled
+                )
             if self._timer is None:
                 self._arm()
         return True
-
-    def _arm_stall_timer(self) -> None:
-        if self._stall_timer is None and self.options.stall_timeout > 0:
-            self._stall_timer = self.hub.loop.call_later(
-                self.options.stall_timeout, self._stalled
-            )
 
     def _stalled(self) -> None:
         """No acknowledgement for too long: the client is gone or stuck."""
         self._stall_timer = None
         self.hub.stalled += 1
-        self._send(self._event({"status": "closed", "reason": "stalled"}))
+        self._send_status("closed", "stalled")
         self.close()
 
     def close(self, *, notify: bool = True) -> None:
@@ -382,15 +356,17 @@ class StreamHub:
         self.active = False  # any subscriber: the gateways publish only then
         self.dropped_by_gateway: dict[str, int] = {}
         self.stalled = 0
-        self.closed_figures: dict[str, int] = {"sent": 0, "dropped": 0}
+        self.closed_figures: dict[str, int] = {"sent": 0, "dropped": 0, "splits": 0}
         self._on_change = on_change
         self._numbers = 0
+        # Per gateway: its subscribers and its id as JSON, made when first needed.
+        self._routes: dict[str, tuple[tuple[Subscriber, ...], bytes]] = {}
 
     def subscribe(
         self,
         msg_id: int,
         options: StreamOptions,
-        send: Callable[[dict[str, Any]], None],
+        send: Callable[[bytes], None],
         *,
         owner: object = None,
         on_close: Callable[[], None] | None = None,
@@ -400,9 +376,7 @@ class StreamHub:
             self, msg_id, options, send, owner=owner, on_close=on_close
         )
         self.subscribers.append(subscriber)
-        self.active = True
-        if self._on_change is not None:
-            self._on_change()
+        self._changed()
         return subscriber
 
     def remove(self, subscriber: Subscriber) -> None:
@@ -411,21 +385,30 @@ class StreamHub:
             self.subscribers.remove(subscriber)
             self.closed_figures["sent"] += subscriber.sent
             self.closed_figures["dropped"] += subscriber.dropped
-            self.active = bool(self.subscribers)
-            if self._on_change is not None:
-                self._on_change()
+            self.closed_figures["splits"] += subscriber.splits
+            self._changed()
+
+    def _changed(self) -> None:
+        self._routes.clear()
+        self.active = bool(self.subscribers)
+        if self._on_change is not None:
+            self._on_change()
 
     def publish(self, gateway: str, packet: Packet, kind: str) -> None:
         """Offer one received packet to every subscriber (call only when active)."""
-        item: Item = (
-            gateway,
-            packet,
-            kind,
-            PACKET_OVERHEAD + len(packet.payload) * 4 // 3,
-        )
-        now = self.clock()
-        for subscriber in self.subscribers:
-            if subscriber.wants(gateway):
+        route = self._routes.get(gateway)
+        if route is None:
+            if len(self._routes) >= MAX_ROUTES:
+                self._routes.clear()
+            route = self._routes[gateway] = (
+                tuple(s for s in self.subscribers if s.wants(gateway)),
+                gateway_json(gateway),
+            )
+        subscribers, gateway_text = route
+        if subscribers:
+            item = StreamPacket(gateway, gateway_text, packet, kind)
+            now = self.clock()
+            for subscriber in subscribers:
                 subscriber.offer(item, now)
 
     def next_number(self) -> int:
@@ -467,8 +450,13 @@ class StreamHub:
                 "peak_buffered_bytes": max(
                     (s.peak_bytes for s in subscribers), default=0
                 ),
+                "split_batches": sum(s.splits for s in subscribers),
+                "largest_message_bytes": max(
+                    (s.largest_message for s in subscribers), default=0
+                ),
                 "closed_subscribers_sent": self.closed_figures["sent"],
                 "closed_subscribers_dropped": self.closed_figures["dropped"],
+                "closed_subscribers_split_batches": self.closed_figures["splits"],
                 "stalled": self.stalled,
                 "dropped_by_gateway": dict(self.dropped_by_gateway),
             },

@@ -14,7 +14,6 @@ from homeassistant.helpers.dispatcher import (
     async_dispatcher_connect,
     async_dispatcher_send,
 )
-from homeassistant.helpers.json import json_bytes
 from homeassistant.util.hass_dict import HassKey
 import probatio as vol
 
@@ -23,7 +22,8 @@ from .coordinator import EspNowGateway
 from .espnowgw.mac import mac_from_str
 from .espnowgw.messages import Packet
 from .espnowgw.model import PayloadKind
-from .stream import (
+from .stream import StreamHub
+from .stream_options import (
     DEFAULT_BATCH_INTERVAL_MS,
     DEFAULT_HIGH_WATERMARK,
     DEFAULT_MAX_RATE,
@@ -39,11 +39,10 @@ from .stream import (
     MAX_SUBSCRIPTIONS_PER_CONNECTION,
     MIN_BATCH_INTERVAL_MS,
     MIN_HIGH_WATERMARK,
-    Encoding,
     Policy,
-    StreamHub,
     StreamOptions,
 )
+from .stream_wire import Encoding
 
 DATA_STREAM: HassKey[StreamHub] = HassKey(f"{DOMAIN}_stream")
 KINDS = tuple(kind.value for kind in PayloadKind)
@@ -231,13 +230,13 @@ def ws_subscribe_packets(
         stall_timeout=msg["stall_timeout"],
     )
 
-    def send(event: dict[str, Any]) -> None:
-        connection.send_message(json_bytes(websocket_api.event_message(msg_id, event)))
-
     def closed() -> None:
         connection.subscriptions.pop(msg_id, None)
 
-    subscriber = hub.subscribe(msg_id, options, send, owner=connection, on_close=closed)
+    # The hub hands over whole messages, already JSON (see stream_wire).
+    subscriber = hub.subscribe(
+        msg_id, options, connection.send_message, owner=connection, on_close=closed
+    )
 
     def unsubscribe() -> None:
         # Home Assistant calls this while it walks its subscriptions: do not touch them.
@@ -253,7 +252,7 @@ def ws_subscribe_packets(
             "high_watermark": high,
             "low_watermark": low,
             "window": options.window,
-            "stall_timeout": options.stall_timeout,
+            "stall_timeout": subscriber.stall_timeout,
         },
     )
 

@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+import json
 from typing import Any
 
 import pytest
 
 from custom_components.espnow_gateway.espnowgw.mac import BROADCAST
 from custom_components.espnow_gateway.espnowgw.messages import Packet
-from custom_components.espnow_gateway.stream import (
-    PACKET_OVERHEAD,
-    Policy,
-    StreamHub,
-    StreamOptions,
-    Subscriber,
-)
+from custom_components.espnow_gateway.stream import StreamHub, Subscriber
+from custom_components.espnow_gateway.stream_options import Policy, StreamOptions
 
 A = bytes.fromhex("0200000000aa")
 B = bytes.fromhex("0200000000bb")
@@ -36,13 +32,18 @@ class Clock:
 
 
 class Client:
-    """Collects what a subscriber sends."""
+    """Collects what a subscriber sends: whole messages, JSON bytes."""
 
     def __init__(self) -> None:
+        self.messages: list[bytes] = []
         self.events: list[dict[str, Any]] = []
 
-    def __call__(self, event: dict[str, Any]) -> None:
-        self.events.append(event)
+    def __call__(self, message: bytes) -> None:
+        self.messages.append(message)
+        decoded = json.loads(message)
+        assert decoded["type"] == "event"
+        assert decoded["id"] == decoded["event"]["subscription"]
+        self.events.append(decoded["event"])
 
     @property
     def batches(self) -> list[dict[str, Any]]:
@@ -92,10 +93,6 @@ async def settle() -> None:
 def subscribe(hub: StreamHub, **options: Any) -> tuple[Subscriber, Client]:
     client = Client()
     return hub.subscribe(1, StreamOptions(**options), client), client
-
-
-def test_size_estimate() -> None:
-    assert PACKET_OVERHEAD == 170
 
 
 async def test_filters(hub: StreamHub) -> None:
@@ -205,9 +202,6 @@ def _fill(hub: StreamHub, count: int, sources: tuple[bytes, ...] = (A,)) -> None
         hub.publish("gw", packet(sources[seq % len(sources)], seq, size=300), "raw")
 
 
-ITEM = PACKET_OVERHEAD + 300 * 4 // 3  # 570 bytes per packet in the buffer
-
-
 async def test_watermarks_and_drop_oldest(hub: StreamHub) -> None:
     subscriber, client = subscribe(
         hub,
@@ -225,7 +219,7 @@ async def test_watermarks_and_drop_oldest(hub: StreamHub) -> None:
     assert subscriber.buffered_bytes <= 4096
     assert subscriber.peak_bytes <= 4096
     buffered = list(subscriber._buffer.values())
-    assert [item[1].seq for item in buffered] == list(
+    assert [item.packet.seq for item in buffered] == list(
         range(30 - len(buffered), 30)
     )  # newest kept
     subscriber.ack(1)
@@ -233,9 +227,8 @@ async def test_watermarks_and_drop_oldest(hub: StreamHub) -> None:
     # One batch takes the whole buffer: below the low watermark, the subscriber resumes.
     assert client.statuses == ["throttled", "resumed"]
     assert not subscriber.throttled
-    assert (
-        subscriber.matched
-        == subscriber.sent + subscriber.dropped + subscriber.buffered_bytes // ITEM
+    assert subscriber.matched == (
+        subscriber.sent + subscriber.dropped + len(subscriber._buffer)
     )
     assert client.reported_drops == subscriber.dropped
     assert subscriber.throttled_seconds >= 0
@@ -253,7 +246,7 @@ async def test_drop_newest(hub: StreamHub) -> None:
     _fill(hub, 1)
     await settle()
     _fill(hub, 30)
-    kept = [item[1].seq for item in subscriber._buffer.values()]
+    kept = [item.packet.seq for item in subscriber._buffer.values()]
     assert kept == list(range(len(kept)))  # the oldest are kept
     assert subscriber.dropped_overflow == 30 - len(kept)
     subscriber.ack(1)
@@ -275,11 +268,11 @@ async def test_latest_per_peer(hub: StreamHub) -> None:
     for seq in range(1, 41):  # 40 packets from two peers
         hub.publish("gw", packet(A if seq % 2 else B, seq, size=300), "raw")
     assert subscriber.throttled
-    sources = [item[1].src for item in subscriber._buffer.values()]
+    sources = [item.packet.src for item in subscriber._buffer.values()]
     # Until throttling started packets were kept; after it, one per peer (the newest).
     throttled_part = sources[-2:]
     assert sorted(throttled_part) == [A, B]
-    newest = {item[1].src: item[1].seq for item in subscriber._buffer.values()}
+    newest = {item.packet.src: item.packet.seq for item in subscriber._buffer.values()}
     assert newest == {A: 39, B: 40}
     assert subscriber.matched == 41
     assert subscriber.sent + subscriber.dropped + len(subscriber._buffer) == 41

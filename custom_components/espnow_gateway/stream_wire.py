@@ -1,0 +1,138 @@
+"""The stream's wire form: each packet's JSON made once, messages joined from bytes.
+
+A packet reaches every subscriber as the same ``StreamPacket``; its JSON text is
+made the first time a subscriber of an encoding needs it, and kept on the packet for
+the others. A batch is then the message bytes joined from those fragments, exactly
+what Home Assistant's ``json_bytes`` makes of the message dict (tested), so every
+size the stream counts is the size it sends. See docs/websocket.md.
+
+No Home Assistant imports (``orjson`` is what Home Assistant's JSON helpers use).
+"""
+
+from __future__ import annotations
+
+from base64 import b64encode
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Final
+
+import orjson
+
+from .espnowgw.messages import Packet
+from .espnowgw.model import PayloadKind
+
+MAX_MESSAGE_BYTES: Final = 256 * 1024  # no message of the stream is larger
+
+
+class Encoding(StrEnum):
+    """How payload bytes are written."""
+
+    BASE64 = "base64"
+    HEX = "hex"
+
+
+_KINDS: Final = {kind.value: orjson.dumps(kind.value) for kind in PayloadKind}
+_HEAD: Final = (
+    b'{"gateway":%b,"src":"%b","dst":"%b","rssi":%d,"channel":%d,"ts":%d,'
+    b'"seq":%d,"kind":%b,"payload":"'
+)
+# The numbers every event of a subscription carries, after its own fields.
+_FIGURES: Final = (
+    b',"subscription":%d,"dropped":%d,"dropped_total":%d,"buffered_bytes":%d,'
+    b'"throttled":%b}}'
+)
+_BOOL: Final = (b"false", b"true")
+
+
+class StreamPacket:
+    """One received packet as all subscribers share it, encoded at most once each way.
+
+    A packet's size in a batch is its JSON text and the one separator that follows
+    it in the ``packets`` list (a comma, or the closing bracket after the last one).
+    """
+
+    __slots__ = ("_base64", "_gateway", "_head", "_hex", "gateway", "kind", "packet")
+
+    def __init__(self, gateway: str, gateway_json: bytes, packet: Packet, kind: str):
+        """Wrap ``packet`` of ``gateway`` (``gateway_json``: its JSON string)."""
+        self.gateway = gateway
+        self.packet = packet
+        self.kind = kind
+        self._gateway = gateway_json
+        self._head: bytes | None = None
+        self._base64: bytes | None = None
+        self._hex: bytes | None = None
+
+    def _prefix(self) -> bytes:
+        """Everything up to the payload's text, shared by both encodings."""
+        head = self._head
+        if head is None:
+            packet = self.packet
+            kind = self.kind
+            head = self._head = _HEAD % (
+                self._gateway,
+                packet.src.hex(":").upper().encode(),
+                packet.dst.hex(":").upper().encode(),
+                packet.rssi,
+                packet.channel,
+                packet.timestamp_us,
+                packet.seq,
+                _KINDS.get(kind) or orjson.dumps(kind),
+            )
+        return head
+
+    def base64(self) -> bytes:
+        """Return the packet's JSON with a base64 payload (made on first use)."""
+        fragment = self._base64
+        if fragment is None:
+            fragment = self._base64 = (
+                self._prefix() + b64encode(self.packet.payload) + b'"}'
+            )
+        return fragment
+
+    def hex(self) -> bytes:
+        """Return the packet's JSON with a hexadecimal payload (made on first use)."""
+        fragment = self._hex
+        if fragment is None:
+            fragment = self._hex = (
+                self._prefix() + self.packet.payload.hex().encode() + b'"}'
+            )
+        return fragment
+
+
+def fragment_of(encoding: Encoding) -> Callable[[StreamPacket], bytes]:
+    """Return the function that gives a packet's JSON in ``encoding``."""
+    return StreamPacket.base64 if encoding is Encoding.BASE64 else StreamPacket.hex
+
+
+def gateway_json(gateway: str) -> bytes:
+    """Return a gateway's id as a JSON string, as it appears in every packet."""
+    return orjson.dumps(gateway)
+
+
+def batch_head(msg_id: int, batch: int) -> bytes:
+    """Return the start of a batch message, up to its first packet."""
+    return b'{"id":%d,"type":"event","event":{"batch":%d,"packets":[' % (msg_id, batch)
+
+
+def figures(
+    msg_id: int, dropped: int, dropped_total: int, buffered: int, throttled: bool
+) -> bytes:
+    """Return the end of every event: a comma, the figures, the closing braces."""
+    return _FIGURES % (msg_id, dropped, dropped_total, buffered, _BOOL[throttled])
+
+
+def batch_message(head: bytes, fragments: list[bytes], tail: bytes) -> bytes:
+    """Join a batch: ``len(head)`` + the packets' sizes + ``len(tail)`` bytes."""
+    return b"%b%b]%b" % (head, b",".join(fragments), tail)
+
+
+def status_message(msg_id: int, status: str, reason: str | None, tail: bytes) -> bytes:
+    """Return a status event (``throttled``, ``resumed``, ``closed``)."""
+    extra = b',"reason":%b' % orjson.dumps(reason) if reason is not None else b""
+    return b'{"id":%d,"type":"event","event":{"status":%b%b%b' % (
+        msg_id,
+        orjson.dumps(status),
+        extra,
+        tail,
+    )
