@@ -1,12 +1,16 @@
 """WebSocket clients for ``scripts/bench stream``, run in a process of their own.
 
-``python -m benchmarks.stream_clients URL TOKEN MODE SECONDS`` connects ten clients to
-a running Home Assistant and prints one JSON line with what each saw:
+``python -m benchmarks.stream_clients URL TOKEN MODE SECONDS [options]`` connects
+the clients to a running Home Assistant and prints one JSON line with what each saw:
 
-- 8 fast clients that read everything (and acknowledge each batch in ``ours`` mode);
-- 1 client capped at 20 packets/s (``max_rate`` in ``ours`` mode; in ``naive`` mode,
-  where the server has no cap, it reads only 20 messages/s);
-- 1 client that subscribes and then never reads its socket again.
+- ``--fast N`` clients that read everything (and acknowledge each batch in ``ours``
+  mode);
+- ``--capped`` one client capped at 20 packets/s (``max_rate`` in ``ours`` mode; in
+  ``naive`` mode, where the server has no cap, it reads only 20 messages/s);
+- ``--large`` one client asking for the largest batches: hex payloads, 2 s batches,
+  a 1 MiB buffer (it reports the largest message it received);
+- ``--stalled`` one client that subscribes and then never reads its socket again; it
+  watches its TCP connection and reports when Home Assistant closed it.
 
 Latency is measured from the time the simulator wrote a packet to the serial port
 (the first 8 bytes of each payload) to the time the client decoded it.
@@ -14,27 +18,43 @@ Latency is measured from the time the simulator wrote a packet to the serial por
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import contextlib
 import fcntl
-import json
 import os
 from pathlib import Path
 import struct
-import sys
 import termios
 import time
 from typing import Any, cast
 
 import aiohttp
+import orjson
 
-FAST = 8
+FAST_SUBSCRIPTION: dict[str, Any] = {
+    "batch_interval": 100,
+    "high_watermark": 512 * 1024,
+    "max_rate": 5000,
+    "burst": 5000,
+}
+CAPPED_SUBSCRIPTION: dict[str, Any] = {"max_rate": 20, "burst": 20}
+LARGE_SUBSCRIPTION: dict[str, Any] = {
+    "encoding": "hex",
+    "batch_interval": 2000,
+    "high_watermark": 1024 * 1024,
+    "max_rate": 5000,
+    "burst": 5000,
+}
 
 
-def _latency_ms(payload_b64: str, now: float) -> float:
-    sent: float = struct.unpack_from("<d", base64.b64decode(payload_b64))[0]
-    return (now - sent) * 1000
+def _sent_at(payload: str, encoding: str) -> float:
+    raw = (
+        bytes.fromhex(payload[:16]) if encoding == "hex" else base64.b64decode(payload)
+    )
+    sent: float = struct.unpack_from("<d", raw)[0]
+    return sent
 
 
 async def _authenticate(ws: aiohttp.ClientWebSocketResponse, token: str) -> None:
@@ -52,34 +72,34 @@ async def reader(
     mode: str,
     seconds: float,
     *,
-    capped: bool,
+    subscription: dict[str, Any],
+    naive_rate: float | None = None,
 ) -> dict[str, Any]:
-    """A client that reads (everything, or 20 messages/s in naive capped mode)."""
+    """A client that reads (everything, or ``naive_rate`` messages/s in naive mode)."""
     result: dict[str, Any] = {
         "received": 0,
         "dropped_reported": 0,
         "latencies": [],
         "closed_by_server": False,
         "statuses": [],
+        "largest_message": 0,
+        "messages": 0,
     }
+    encoding = subscription.get("encoding", "base64") if mode == "ours" else "base64"
     ws = await session.ws_connect(f"{url}/api/websocket", max_msg_size=0)
     await _authenticate(ws, token)
     if mode == "ours":
-        subscribe: dict[str, Any] = {
-            "id": 1,
-            "type": "espnow_gateway/subscribe_packets",
-            "batch_interval": 100,
-            "high_watermark": 512 * 1024,
-            "max_rate": 20 if capped else 5000,
-            "burst": 20 if capped else 5000,
-        }
+        subscribe = {"id": 1, "type": "espnow_gateway/subscribe_packets"}
+        subscribe |= subscription
     else:
         subscribe = {"id": 1, "type": "naive_stream/subscribe"}
     await ws.send_json(subscribe)
     next_id = 2
-    deadline = asyncio.get_running_loop().time() + seconds
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    latencies = result["latencies"]
     try:
-        while (remaining := deadline - asyncio.get_running_loop().time()) > 0:
+        while (remaining := deadline - loop.time()) > 0:
             try:
                 message = await asyncio.wait_for(ws.receive(), remaining)
             except TimeoutError:
@@ -92,24 +112,29 @@ async def reader(
                 result["closed_by_server"] = True
                 break
             now = time.time()
-            data = json.loads(message.data)
+            result["messages"] += 1
+            result["largest_message"] = max(
+                result["largest_message"], len(message.data)
+            )
+            data = orjson.loads(message.data)
             for item in data if isinstance(data, list) else [data]:
                 if item.get("type") != "event":
                     continue
                 event = item["event"]
                 if mode == "naive":
                     result["received"] += 1
-                    result["latencies"].append(_latency_ms(event["payload"], now))
-                    if capped:
-                        await asyncio.sleep(1 / 20)
+                    latencies.append(now - _sent_at(event["payload"], encoding))
+                    if naive_rate:
+                        await asyncio.sleep(1 / naive_rate)
                     continue
                 result["dropped_reported"] += event.get("dropped", 0)
                 if "status" in event:
                     result["statuses"].append(event["status"])
                 if "batch" in event:
-                    for packet in event["packets"]:
-                        result["received"] += 1
-                        result["latencies"].append(_latency_ms(packet["payload"], now))
+                    packets = event["packets"]
+                    result["received"] += len(packets)
+                    for packet in packets:
+                        latencies.append(now - _sent_at(packet["payload"], encoding))
                     await ws.send_json(
                         {
                             "id": next_id,
@@ -124,8 +149,10 @@ async def reader(
     return result
 
 
-async def stalled(url: str, token: str, mode: str, seconds: float) -> dict[str, Any]:
-    """Subscribe, then never read again; report what piled up in the kernel."""
+async def stalled(
+    url: str, token: str, mode: str, seconds: float, stall_timeout: float | None
+) -> dict[str, Any]:
+    """Subscribe, then never read again; watch when Home Assistant closes the socket."""
     host, port = url.removeprefix("http://").split(":")
     reader_, writer = await asyncio.open_connection(host, int(port))
     key = base64.b64encode(os.urandom(16)).decode()
@@ -142,11 +169,11 @@ async def stalled(url: str, token: str, mode: str, seconds: float) -> dict[str, 
             length = struct.unpack(">H", await reader_.readexactly(2))[0]
         elif length == 127:
             length = struct.unpack(">Q", await reader_.readexactly(8))[0]
-        payload: dict[str, Any] = json.loads(await reader_.readexactly(length))
+        payload: dict[str, Any] = orjson.loads(await reader_.readexactly(length))
         return payload
 
     def send_frame(obj: dict[str, Any]) -> None:
-        data = json.dumps(obj).encode()
+        data = orjson.dumps(obj)
         mask = os.urandom(4)
         header = (
             bytes([0x81, 0x80 | len(data)])
@@ -159,29 +186,51 @@ async def stalled(url: str, token: str, mode: str, seconds: float) -> dict[str, 
     send_frame({"type": "auth", "access_token": token})
     await read_frame()  # auth_ok
     if mode == "ours":
-        send_frame({"id": 1, "type": "espnow_gateway/subscribe_packets"})
+        subscribe: dict[str, Any] = {
+            "id": 1,
+            "type": "espnow_gateway/subscribe_packets",
+        }
+        if stall_timeout is not None:
+            subscribe["stall_timeout"] = stall_timeout
     else:
-        send_frame({"id": 1, "type": "naive_stream/subscribe"})
+        subscribe = {"id": 1, "type": "naive_stream/subscribe"}
+    send_frame(subscribe)
     await writer.drain()
+    last_sent = time.time()  # nothing more is ever sent, not even a pong
     sock = writer.get_extra_info("socket")
     local_port = sock.getsockname()[1]
     # From now on nothing is read: the transport must not read for us either.
     cast("asyncio.ReadTransport", writer.transport).pause_reading()
-    await asyncio.sleep(seconds)
-    pending = bytearray(4)
-    fcntl.ioctl(sock.fileno(), termios.FIONREAD, pending)
-    client_rx = struct.unpack("i", pending)[0]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    closed_after: float | None = None
+    peak_kernel = 0
+    while loop.time() < deadline:
+        await asyncio.sleep(0.5)
+        kernel = _client_rx(sock) + _server_tx_queue(local_port, int(port))
+        peak_kernel = max(peak_kernel, kernel)
+        if closed_after is None and _server_closed(local_port, int(port)):
+            closed_after = time.time() - last_sent
+    client_rx = _client_rx(sock)
     server_tx = _server_tx_queue(local_port, int(port))
-    # Did the server give up on us? Its end is closed (FIN) if so.
-    closed = _server_closed(local_port, int(port))
     writer.close()
     with contextlib.suppress(Exception):
         await writer.wait_closed()
     return {
+        "subscribed_at": last_sent,
         "client_kernel_rx_bytes": client_rx,
         "server_kernel_tx_bytes": server_tx,
-        "closed_by_server": closed,
+        "peak_kernel_bytes": peak_kernel,
+        "closed_by_server": closed_after is not None,
+        "server_closed_after_s": closed_after,
     }
+
+
+def _client_rx(sock: Any) -> int:
+    pending = bytearray(4)
+    fcntl.ioctl(sock.fileno(), termios.FIONREAD, pending)
+    value: int = struct.unpack("i", pending)[0]
+    return value
 
 
 def _tcp_rows() -> list[list[str]]:
@@ -212,35 +261,82 @@ def _server_closed(client_port: int, server_port: int) -> bool:
     return True
 
 
-async def main(url: str, token: str, mode: str, seconds: float) -> None:
-    """Run the ten clients and print the JSON result."""
-    async with aiohttp.ClientSession() as session:
-        tasks = [
-            reader(session, url, token, mode, seconds, capped=False)
-            for _ in range(FAST)
-        ]
-        tasks.append(reader(session, url, token, mode, seconds, capped=True))
-        results = await asyncio.gather(*tasks, stalled(url, token, mode, seconds))
-    for result in results[: FAST + 1]:
-        latencies = sorted(result.pop("latencies"))
-        result["latency_ms_p50"] = _percentile(latencies, 0.50)
-        result["latency_ms_p99"] = _percentile(latencies, 0.99)
-    print(
-        json.dumps(
-            {
-                "fast": results[:FAST],
-                "capped": results[FAST],
-                "stalled": results[FAST + 1],
-            }
-        )
-    )
+def _summarise(result: dict[str, Any]) -> dict[str, Any]:
+    latencies = sorted(result.pop("latencies"))
+    result["latency_ms_p50"] = _percentile(latencies, 0.50)
+    result["latency_ms_p99"] = _percentile(latencies, 0.99)
+    return result
 
 
 def _percentile(ordered: list[float], share: float) -> float | None:
     if not ordered:
         return None
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+
+
+async def main(args: argparse.Namespace) -> None:
+    """Run the clients and print the JSON result."""
+    url, token, mode, seconds = args.url, args.token, args.mode, args.seconds
+    if args.fast_interval:
+        FAST_SUBSCRIPTION["batch_interval"] = args.fast_interval
+    async with aiohttp.ClientSession() as session:
+        fast = [
+            reader(session, url, token, mode, seconds, subscription=FAST_SUBSCRIPTION)
+            for _ in range(args.fast)
+        ]
+        capped = (
+            [
+                reader(
+                    session,
+                    url,
+                    token,
+                    mode,
+                    seconds,
+                    subscription=CAPPED_SUBSCRIPTION,
+                    naive_rate=20,
+                )
+            ]
+            if args.capped
+            else []
+        )
+        large = (
+            [
+                reader(
+                    session, url, token, mode, seconds, subscription=LARGE_SUBSCRIPTION
+                )
+            ]
+            if args.large
+            else []
+        )
+        stall = (
+            [stalled(url, token, mode, seconds, args.stall_timeout)]
+            if args.stalled
+            else []
+        )
+        started = time.process_time()
+        results = await asyncio.gather(*fast, *capped, *large, *stall)
+        cpu = time.process_time() - started
+    readers = [_summarise(r) for r in results[: len(fast) + len(capped) + len(large)]]
+    report = {
+        "fast": readers[: len(fast)],
+        "capped": readers[len(fast)] if capped else None,
+        "large": readers[len(fast) + len(capped)] if large else None,
+        "stalled": results[-1] if stall else None,
+        "clients_cpu_s": cpu,
+    }
+    print(orjson.dumps(report).decode())
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])))
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("token")
+    parser.add_argument("mode", choices=("ours", "naive"))
+    parser.add_argument("seconds", type=float)
+    parser.add_argument("--fast", type=int, default=8)
+    parser.add_argument("--fast-interval", type=int, help="batch_interval (ms)")
+    parser.add_argument("--capped", action="store_true")
+    parser.add_argument("--large", action="store_true")
+    parser.add_argument("--stalled", action="store_true")
+    parser.add_argument("--stall-timeout", type=float)
+    asyncio.run(main(parser.parse_args()))

@@ -27,7 +27,13 @@ LIBRARY = PACKAGE / "espnowgw"
 LIBRARY_REQUIREMENTS = {"serialx", "bthome_ble", "habluetooth", "sensor_state_data"}
 DEV_TOOLS = ("devtools", "benchmarks", "tests")
 # The runtime's WebSocket face: the commands and the raw-packet stream.
-STREAM_MODULES = {"websocket_api", "stream", "stream_options", "stream_wire"}
+STREAM_MODULES = {
+    "websocket_api",
+    "stream",
+    "stream_options",
+    "stream_subscriber",
+    "stream_wire",
+}
 
 
 def _imports(path: Path) -> list[tuple[str, int, list[str]]]:

@@ -16,8 +16,9 @@ import pytest
 
 from custom_components.espnow_gateway.espnowgw.mac import BROADCAST
 from custom_components.espnow_gateway.espnowgw.messages import Packet
-from custom_components.espnow_gateway.stream import StreamHub, Subscriber
+from custom_components.espnow_gateway.stream import StreamHub
 from custom_components.espnow_gateway.stream_options import Policy, StreamOptions
+from custom_components.espnow_gateway.stream_subscriber import Subscriber
 
 A = bytes.fromhex("0200000000aa")
 B = bytes.fromhex("0200000000bb")

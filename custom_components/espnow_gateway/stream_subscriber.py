@@ -1,0 +1,364 @@
+"""One subscription of the raw-packet stream: its whole flow control.
+
+Filters (compiled once), a token bucket, a byte-bounded buffer with watermarks and
+an overflow policy, batches joined from the packets' shared JSON and never above
+the message cap, a credit window, and the stall clock. See docs/websocket.md.
+
+No Home Assistant imports; the hub (``stream``) feeds it, ``websocket_api`` sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from .stream_options import Policy, StreamOptions, compile_filter
+from .stream_wire import (
+    MAX_MESSAGE_BYTES,
+    StreamPacket,
+    batch_head,
+    batch_message,
+    figures,
+    fragment_of,
+    status_message,
+)
+
+
+class Hub(Protocol):
+    """What a subscriber needs from the hub it belongs to."""
+
+    loop: asyncio.AbstractEventLoop
+    clock: Callable[[], float]
+    stalled: int
+
+    def next_number(self) -> int:
+        """Return a number for a new subscriber."""
+
+    def count_drop(self, gateway: str) -> None:
+        """Count a packet of ``gateway`` dropped for some subscriber."""
+
+    def remove(self, subscriber: Subscriber) -> None:
+        """Forget a closed subscriber."""
+
+
+class Subscriber:
+    """One subscription: filters, rate limit, bounded buffer, batches, credits."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        msg_id: int,
+        options: StreamOptions,
+        send: Callable[[bytes], None],
+        *,
+        owner: object = None,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        """Initialize; ``send`` hands one message (JSON bytes) to the WebSocket."""
+        self.hub = hub
+        self.number = hub.next_number()  # tells subscribers apart in diagnostics
+        self.msg_id = msg_id
+        self.owner = owner
+        self._on_close = on_close
+        self.options = options
+        self._send = send
+        self._accepts = compile_filter(options)
+        self._fragment = fragment_of(options.encoding)
+        self._rate = options.max_rate
+        self._burst = (
+            options.burst if options.burst is not None else max(1.0, options.max_rate)
+        )
+        self._tokens = self._burst
+        self._refilled = hub.clock()
+        self._interval = options.batch_interval_ms / 1000
+        self._high = options.high_watermark
+        self._low = (
+            options.low_watermark
+            if options.low_watermark is not None
+            else self._high // 2
+        )
+        self._window = options.window
+        self.stall_timeout = options.effective_stall_timeout
+        self._buffer: OrderedDict[object, StreamPacket] = OrderedDict()
+        self._counter = 0
+        self.buffered_bytes = 0
+        self.peak_bytes = 0
+        self.throttled = False
+        self._throttled_at = 0.0
+        self.throttled_seconds = 0.0
+        self.matched = 0
+        self.sent = 0
+        self.dropped_rate = 0
+        self.dropped_overflow = 0
+        self._dropped_unreported = 0
+        self.batches = 0
+        self.splits = 0
+        self.sent_bytes = 0
+        self.largest_message = 0
+        self.acked = 0
+        self.status_messages = 0
+        self._last_send = -1e9
+        self._timer: asyncio.TimerHandle | None = None
+        self._stall_timer: asyncio.TimerHandle | None = None
+        self.closed = False
+
+    # ---- figures ------------------------------------------------------------------
+
+    @property
+    def dropped(self) -> int:
+        """Packets that matched the filters but were not delivered (rate + overflow)."""
+        return self.dropped_rate + self.dropped_overflow
+
+    @property
+    def in_flight(self) -> int:
+        """Batches sent and not yet acknowledged."""
+        return self.batches - self.acked
+
+    def wants(self, gateway: str) -> bool:
+        """Whether this subscriber follows ``gateway``."""
+        entry_id = self.options.entry_id
+        return entry_id is None or entry_id == gateway
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Return the subscriber's figures."""
+        throttled = self.throttled_seconds
+        if self.throttled:
+            throttled += self.hub.clock() - self._throttled_at
+        return {
+            "number": self.number,
+            "subscription": self.msg_id,
+            "entry_id": self.options.entry_id,
+            "policy": self.options.policy,
+            "encoding": self.options.encoding,
+            "max_rate": self._rate,
+            "batch_interval_ms": self.options.batch_interval_ms,
+            "high_watermark": self._high,
+            "low_watermark": self._low,
+            "window": self._window,
+            "stall_timeout": self.stall_timeout,
+            "matched": self.matched,
+            "sent": self.sent,
+            "dropped": self.dropped,
+            "dropped_rate": self.dropped_rate,
+            "dropped_overflow": self.dropped_overflow,
+            "buffered_bytes": self.buffered_bytes,
+            "buffered_packets": len(self._buffer),
+            "peak_buffered_bytes": self.peak_bytes,
+            "throttled": self.throttled,
+            "throttled_seconds": round(throttled, 3),
+            "batches": self.batches,
+            "split_batches": self.splits,
+            "sent_bytes": self.sent_bytes,
+            "largest_message_bytes": self.largest_message,
+            "status_messages": self.status_messages,
+            "acked": self.acked,
+            "in_flight": self.in_flight,
+        }
+
+    # ---- hot path -----------------------------------------------------------------
+
+    def offer(self, item: StreamPacket, now: float) -> None:
+        """Consider one packet (the hub has matched the gateway).
+
+        The common case (a packet that passes, with room in the buffer) stays in
+        this one call; throttling and policies take the slow path.
+        """
+        accepts = self._accepts
+        if accepts is not None and not accepts(item):
+            return
+        self.matched += 1
+        tokens = self._tokens
+        if now > self._refilled:
+            tokens += (now - self._refilled) * self._rate
+            tokens = min(tokens, self._burst)
+            self._refilled = now
+        if tokens < 1.0:
+            self._tokens = tokens
+            self._drop(item, rate=True)
+            return
+        self._tokens = tokens - 1.0
+        size = len(self._fragment(item)) + 1  # its JSON and the separator after it
+        buffered = self.buffered_bytes + size
+        if self.throttled or buffered > self._high:
+            self._store_throttled(item, size)
+            return
+        self._buffer[self._counter] = item
+        self._counter += 1
+        self.buffered_bytes = buffered
+        self.peak_bytes = max(self.peak_bytes, buffered)
+        if self._timer is None:
+            self._arm()
+
+    def _drop(self, item: StreamPacket, *, rate: bool) -> None:
+        if rate:
+            self.dropped_rate += 1
+        else:
+            self.dropped_overflow += 1
+        self._dropped_unreported += 1
+        self.hub.count_drop(item.gateway)
+
+    def _store_throttled(self, item: StreamPacket, size: int) -> None:
+        """Store a packet that does not fit under the high watermark: the policies."""
+        if not self.throttled:
+            self._set_throttled(True)
+        policy = self.options.policy
+        if policy is Policy.DROP_NEWEST:
+            self._drop(item, rate=False)
+            return
+        buffer = self._buffer
+        fragment = self._fragment
+        key: object = self._counter
+        if policy is Policy.LATEST_PER_PEER:
+            key = item.packet.src
+            old = buffer.pop(key, None)
+            if old is not None:
+                self.buffered_bytes -= len(fragment(old)) + 1
+                self._drop(old, rate=False)
+        self._counter += 1
+        buffer[key] = item
+        self.buffered_bytes += size
+        # Never hold more than the high watermark: the oldest make room.
+        while self.buffered_bytes > self._high and len(buffer) > 1:
+            _key, old = buffer.popitem(last=False)
+            self.buffered_bytes -= len(fragment(old)) + 1
+            self._drop(old, rate=False)
+        self.peak_bytes = max(self.peak_bytes, self.buffered_bytes)
+        if self._timer is None:
+            self._arm()
+
+    # ---- sending --------------------------------------------------------------------
+
+    def _arm(self) -> None:
+        if self.closed or not self._buffer or self.in_flight >= self._window:
+            return
+        loop = self.hub.loop
+        delay = max(0.0, self._last_send + self._interval - loop.time())
+        self._timer = loop.call_later(delay, self._flush)
+
+    def _flush(self) -> None:
+        """Send what is buffered: one batch, or several if it exceeds the size cap."""
+        self._timer = None
+        while not self.closed and self._buffer and self.in_flight < self._window:
+            self._send_batch()
+            if not self._buffer:
+                break
+            self.splits += 1  # the rest did not fit in one message: it follows
+        if self.throttled and self.buffered_bytes <= self._low:
+            self._set_throttled(False)
+        self._arm()
+
+    def _send_batch(self) -> None:
+        """Send one batch of the oldest packets, as many as fit in one message."""
+        head = batch_head(self.msg_id, self.batches + 1)
+        # The figures at the end can only get shorter than with today's numbers.
+        budget = MAX_MESSAGE_BYTES - len(head) - len(self._tail(self.buffered_bytes))
+        buffer = self._buffer
+        fragment = self._fragment
+        if self.buffered_bytes <= budget:  # all of it fits: the common case
+            fragments = list(map(fragment, buffer.values()))
+            buffer.clear()
+            self._finish_batch(head, fragments, self.buffered_bytes)
+            return
+        fragments = []
+        taken = 0
+        while buffer:
+            key, item = buffer.popitem(last=False)
+            data = fragment(item)
+            size = len(data) + 1
+            if taken + size > budget and fragments:
+                buffer[key] = item  # the first packet of the next message
+                buffer.move_to_end(key, last=False)
+                break
+            fragments.append(data)
+            taken += size
+        self._finish_batch(head, fragments, taken)
+
+    def _finish_batch(self, head: bytes, fragments: list[bytes], taken: int) -> None:
+        self.buffered_bytes -= taken
+        self.sent += len(fragments)
+        self.batches += 1
+        message = batch_message(head, fragments, self._tail(self.buffered_bytes))
+        self._dropped_unreported = 0
+        self.sent_bytes += len(message)
+        self.largest_message = max(self.largest_message, len(message))
+        loop = self.hub.loop
+        self._last_send = loop.time()
+        if self._stall_timer is None and self.stall_timeout > 0:
+            self._stall_timer = loop.call_later(self.stall_timeout, self._stalled)
+        self._send(message)
+
+    def _tail(self, buffered: int) -> bytes:
+        return figures(
+            self.msg_id,
+            self._dropped_unreported,
+            self.dropped,
+            buffered,
+            self.throttled,
+        )
+
+    def _send_status(self, status: str, reason: str | None = None) -> None:
+        self.status_messages += 1
+        message = status_message(
+            self.msg_id, status, reason, self._tail(self.buffered_bytes)
+        )
+        self._dropped_unreported = 0
+        self._send(message)
+
+    def _set_throttled(self, throttled: bool) -> None:
+        now = self.hub.clock()
+        self.throttled = throttled
+        if throttled:
+            self._throttled_at = now
+        else:
+            self.throttled_seconds += now - self._throttled_at
+        self._send_status("throttled" if throttled else "resumed")
+
+    def ack(self, batch: int) -> bool:
+        """Acknowledge batches up to ``batch``; False if ``batch`` was never sent."""
+        if batch > self.batches or batch < 0:
+            return False
+        if batch > self.acked:
+            self.acked = batch
+            # The stall clock restarts at every acknowledgement, and stops when
+            # nothing is left unacknowledged.
+            if self._stall_timer is not None:
+                self._stall_timer.cancel()
+                self._stall_timer = None
+            if self.in_flight and self.stall_timeout > 0:
+                self._stall_timer = self.hub.loop.call_later(
+                    self.stall_timeout, self._stalled
+                )
+            if self._timer is None:
+                self._arm()
+        return True
+
+    def _stalled(self) -> None:
+        """No acknowledgement for too long: the client is gone or stuck."""
+        self._stall_timer = None
+        self.hub.stalled += 1
+        self._send_status("closed", "stalled")
+        self.close()
+
+    def close(self, *, notify: bool = True) -> None:
+        """Release everything (unsubscribe, connection closed, stalled).
+
+        ``notify=False`` when the owner itself is closing the subscription (it is
+        iterating its subscriptions): ``on_close`` is then not called.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        for timer in (self._timer, self._stall_timer):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._stall_timer = None
+        if self.throttled:
+            self.throttled_seconds += self.hub.clock() - self._throttled_at
+            self.throttled = False
+        self._buffer.clear()
+        self.buffered_bytes = 0
+        self.hub.remove(self)
+        if notify and self._on_close is not None:
+            self._on_close()
