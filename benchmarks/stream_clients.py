@@ -9,8 +9,8 @@ the clients to a running Home Assistant and prints one JSON line with what each 
   ``naive`` mode, where the server has no cap, it reads only 20 messages/s);
 - ``--large`` one client asking for the largest batches: hex payloads, 2 s batches,
   a 1 MiB buffer (it reports the largest message it received);
-- ``--stalled`` one client that subscribes and then never reads its socket again; it
-  watches its TCP connection and reports when Home Assistant closed it.
+- ``--stalled N`` clients that subscribe and then never read their socket again;
+  each watches its TCP connection and reports when Home Assistant closed it.
 
 Latency is measured from the time the simulator wrote a packet to the serial port
 (the first 8 bytes of each payload) to the time the client decoded it.
@@ -308,11 +308,10 @@ async def main(args: argparse.Namespace) -> None:
             if args.large
             else []
         )
-        stall = (
-            [stalled(url, token, mode, seconds, args.stall_timeout)]
-            if args.stalled
-            else []
-        )
+        stall = [
+            stalled(url, token, mode, seconds, args.stall_timeout)
+            for _ in range(args.stalled)
+        ]
         started = time.process_time()
         results = await asyncio.gather(*fast, *capped, *large, *stall)
         cpu = time.process_time() - started
@@ -321,7 +320,7 @@ async def main(args: argparse.Namespace) -> None:
         "fast": readers[: len(fast)],
         "capped": readers[len(fast)] if capped else None,
         "large": readers[len(fast) + len(capped)] if large else None,
-        "stalled": results[-1] if stall else None,
+        "stalled": results[len(results) - len(stall) :],
         "clients_cpu_s": cpu,
     }
     print(orjson.dumps(report).decode())
@@ -337,6 +336,6 @@ if __name__ == "__main__":
     parser.add_argument("--fast-interval", type=int, help="batch_interval (ms)")
     parser.add_argument("--capped", action="store_true")
     parser.add_argument("--large", action="store_true")
-    parser.add_argument("--stalled", action="store_true")
+    parser.add_argument("--stalled", type=int, default=0)
     parser.add_argument("--stall-timeout", type=float)
     asyncio.run(main(parser.parse_args()))

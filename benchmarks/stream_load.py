@@ -9,11 +9,12 @@ payload starts with the time it was written, for latency) through phases:
 2. 1, 4, 8 and 16 fast subscribers (``stream_clients``, real WebSocket connections
    from a separate process): Home Assistant's CPU for each;
 3. the main configuration: 8 fast, 1 capped at 20 packets/s, 1 asking for the
-   largest batches (hex, 2 s, 1 MiB), and 1 that stops reading. Reported: packets
-   received and dropped, latency p50/p99 from serial write to delivery, the largest
-   message, the stalled client's cost (our buffer, the kernel's socket buffers), when
-   its subscription ended (``stall_timeout``) and when Home Assistant closed its
-   connection, Home Assistant's memory, and what Home Assistant logged.
+   largest batches (hex, 2 s, 1 MiB), and 16 that stop reading (each on its own
+   connection). Reported: packets received and dropped, latency p50/p99 from serial
+   write to delivery, the largest message, the stalled clients' cost (our buffer,
+   the kernel's socket buffers), when their subscriptions ended (``stall_timeout``)
+   and when Home Assistant closed their connections, Home Assistant's memory, and
+   what Home Assistant logged.
 
 CPU is Home Assistant's process time (user + system) over each phase's steady part,
 as a share of one core; "stream" is that minus the traffic-alone phase of the same
@@ -43,6 +44,7 @@ PAYLOAD = 250
 BATCH_INTERVAL_MS = 100  # what the fast clients ask for
 SCALING = (1, 4, 8, 16)
 CAP = 256 * 1024  # the documented largest message
+STALLED = 16  # clients that stop reading, in the main configuration
 LOG_PROBLEMS = (
     "Traceback",
     "Error handling request",
@@ -155,21 +157,21 @@ class Run:
     async def main(self) -> dict[str, Any]:
         """The main configuration, with diagnostics read every second."""
         timing = self.timing
-        extra = ["--capped", "--large", "--stalled"]
+        extra = ["--capped", "--large", "--stalled", str(STALLED)]
         if timing.stall_timeout is not None:
             extra += ["--stall-timeout", str(timing.stall_timeout)]
         clients = await self._clients(timing.main, "--fast", "8", *extra)
         rss: list[tuple[float, int]] = []
         peaks: dict[int, dict[str, Any]] = {}
-        stalled_at: float | None = None
+        stalled_at: list[float] = []  # when the hub's stall count went up, per stall
         (user0, sys0), started = self._cpu_times(), time.monotonic()
         while clients.returncode is None and time.monotonic() - started < timing.main:
             rss.append((time.monotonic() - started, self.hass.rss_bytes()))
             diag = await self.hass.diagnostics(self.entry_id)
             stream = diag.get("stream")
             if self.mode == "ours" and stream is not None:
-                if stalled_at is None and stream["totals"]["stalled"]:
-                    stalled_at = time.time()
+                now = time.time()
+                stalled_at += [now] * (stream["totals"]["stalled"] - len(stalled_at))
                 for sub in stream["subscribers"]:
                     seen = peaks.setdefault(sub["number"], {})
                     seen["max_rate"] = sub["max_rate"]
@@ -189,13 +191,12 @@ class Run:
         cpu = (user + system - user0 - sys0) / (time.monotonic() - started)
         report = json.loads(out.decode().strip().splitlines()[-1])
         final = await self.hass.diagnostics(self.entry_id)
-        stalled = report["stalled"]
+        last = max((s["subscribed_at"] for s in report["stalled"]), default=0.0)
         return {
             "cpu": cpu,
             "clients": report,
-            "stall_ended_after_s": stalled_at - stalled["subscribed_at"]
-            if stalled_at is not None
-            else None,
+            # Read every second: each end is known to within a second.
+            "stall_ended_after_s": [at - last for at in stalled_at],
             "rss_mb_peak": max(b for _, b in rss) / 1e6,
             "rss_mb_last_half_max": max(b for t, b in rss if t >= timing.main / 2)
             / 1e6,
@@ -331,20 +332,28 @@ def _main_lines(result: dict[str, Any], timing: Timing) -> list[str]:
         + f"disconnected {large['closed_by_server']}"
     )
     stalled = clients["stalled"]
-    closed_after = stalled["server_closed_after_s"]
+    closed = [s["server_closed_after_s"] for s in stalled if s["closed_by_server"]]
     ended = main["stall_ended_after_s"]
+    kernel = [s["peak_kernel_bytes"] / 1024 for s in stalled]
+
+    def span(values: list[float]) -> str:
+        return f"{min(values):.0f}..{max(values):.0f} s"
+
     lines.append(
-        f"     1 stalled    : kernel socket buffers peak {stalled['peak_kernel_bytes'] / 1024:.0f} KiB; "
+        f"     {len(stalled)} stalled   : kernel socket buffers peak "
+        f"{min(kernel):.0f}..{max(kernel):.0f} KiB each; "
         + (
-            f"subscription ended by stall_timeout ({timing.stall_timeout or 60:.0f} s) "
-            f"{ended:.0f} s after its last message; "
-            if ended is not None
-            else ("subscription never ended; " if result["mode"] == "ours" else "")
+            f"{len(ended)} subscriptions ended by stall_timeout "
+            f"({timing.stall_timeout or 60:.0f} s) {span(ended)} after their last "
+            "message; "
+            if ended
+            else ("no subscription ended; " if result["mode"] == "ours" else "")
         )
         + (
-            f"Home Assistant closed the connection {closed_after:.0f} s after its last message"
-            if closed_after is not None
-            else f"Home Assistant kept the connection for the {seconds:.0f} s"
+            f"Home Assistant closed {len(closed)} connections {span(closed)} after "
+            "their last message"
+            if closed
+            else f"Home Assistant kept every connection for the {seconds:.0f} s"
         )
     )
     if peaks:
@@ -354,12 +363,14 @@ def _main_lines(result: dict[str, Any], timing: Timing) -> list[str]:
 
         stalled_peaks = [p for p in peaks if p["max_rate"] == 100]  # server defaults
         in_flight = max((p["in_flight"] for p in stalled_peaks), default=0)
+        stalled_kib = [p["peak_buffered_bytes"] / 1024 for p in stalled_peaks]
         lines.append(
             "     our buffers  : peak KiB per subscriber: fast "
             f"{kib([p for p in peaks if p['max_rate'] == 5000 and p['encoding'] == 'base64'])}; "
             f"capped {kib([p for p in peaks if p['max_rate'] == 20])}; "
             f"large {kib([p for p in peaks if p['encoding'] == 'hex'])} (high watermark 1024); "
-            f"stalled {kib(stalled_peaks)} (high watermark 64), "
+            f"stalled {min(stalled_kib, default=0):.0f}..{max(stalled_kib, default=0):.0f}"
+            " (high watermark 64), "
             f"{in_flight} batches in flight (window 4)"
         )
     log = result["log"]

@@ -280,13 +280,17 @@ class Subscriber:
         self.sent += len(fragments)
         self.batches += 1
         message = batch_message(head, fragments, self._tail(self.buffered_bytes))
-        self._dropped_unreported = 0
-        self.sent_bytes += len(message)
-        self.largest_message = max(self.largest_message, len(message))
         loop = self.hub.loop
         self._last_send = loop.time()
         if self._stall_timer is None and self.stall_timeout > 0:
             self._stall_timer = loop.call_later(self.stall_timeout, self._stalled)
+        self._emit(message)
+
+    def _emit(self, message: bytes) -> None:
+        """Send one message; its figures have reported the drops so far."""
+        self._dropped_unreported = 0
+        self.sent_bytes += len(message)
+        self.largest_message = max(self.largest_message, len(message))
         self._send(message)
 
     def _tail(self, buffered: int) -> bytes:
@@ -300,11 +304,9 @@ class Subscriber:
 
     def _send_status(self, status: str, reason: str | None = None) -> None:
         self.status_messages += 1
-        message = status_message(
-            self.msg_id, status, reason, self._tail(self.buffered_bytes)
+        self._emit(
+            status_message(self.msg_id, status, reason, self._tail(self.buffered_bytes))
         )
-        self._dropped_unreported = 0
-        self._send(message)
 
     def _set_throttled(self, throttled: bool) -> None:
         now = self.hub.clock()

@@ -102,7 +102,7 @@ class StreamPacket:
 
 def fragment_of(encoding: Encoding) -> Callable[[StreamPacket], bytes]:
     """Return the function that gives a packet's JSON in ``encoding``."""
-    return StreamPacket.base64 if encoding is Encoding.BASE64 else StreamPacket.hex
+    return StreamPacket.hex if encoding == Encoding.HEX else StreamPacket.base64
 
 
 def gateway_json(gateway: str) -> bytes:

@@ -6,9 +6,13 @@ Assistant's loop timers, advanced with ``async_fire_time_changed``.
 
 from __future__ import annotations
 
+import json
+import logging
+import math
 from typing import Any
 
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.json import json_bytes
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -20,6 +24,8 @@ from pytest_homeassistant_custom_component.typing import (
     WebSocketGenerator,
 )
 
+from custom_components.espnow_gateway.stream_options import LIMIT_HIGH_WATERMARK
+from custom_components.espnow_gateway.stream_wire import MAX_MESSAGE_BYTES
 from custom_components.espnow_gateway.websocket_api import async_get_hub
 from devtools.simulator import PtyGateway
 
@@ -408,3 +414,94 @@ async def test_connection_close_releases_every_subscription(
     await client.client.close()
     await hass.async_block_till_done()
     assert hub.subscribers == []
+
+
+async def test_large_hex_batches_are_split_under_the_cap(
+    hass: HomeAssistant,
+    gateway: PtyGateway,
+    init_integration: MockConfigEntry,
+    stream: Stream,
+) -> None:
+    """Hex payloads are counted as hex: ~1 MB buffered goes out in <= 256 KiB parts."""
+    entry = init_integration
+    await stream.subscribe(
+        encoding="hex",
+        high_watermark=LIMIT_HIGH_WATERMARK,
+        window=16,
+        max_rate=10_000,
+        burst=10_000,
+        batch_interval=10_000,
+    )
+    await send(hass, gateway, entry, [(A, raw(4), -50)])
+    assert (await stream.event())["batch"] == 1
+    payloads = [bytes([i % 256]) * 1400 for i in range(330)]
+    for start in range(0, len(payloads), 110):  # what the simulated USB link buffers
+        await send(hass, gateway, entry, [(B, p, -50) for p in payloads[start:][:110]])
+    (subscriber,) = async_get_hub(hass).subscribers
+    buffered = subscriber.buffered_bytes
+    assert buffered > 3 * MAX_MESSAGE_BYTES
+    assert not subscriber.throttled  # exact hex sizes: it fits the 1 MiB buffer
+    fire(hass, 11)
+    received: list[str] = []
+    parts: list[dict[str, Any]] = []
+    while sum(len(p["packets"]) for p in parts) < len(payloads):
+        message = await stream.client.receive(timeout=10)
+        received.append(message.data)
+        parts.append(json.loads(message.data)["event"])
+    assert all(len(text) <= MAX_MESSAGE_BYTES for text in received)
+    assert [p["batch"] for p in parts] == list(range(2, 2 + len(parts)))
+    assert len(parts) == math.ceil(buffered / MAX_MESSAGE_BYTES)
+    assert [
+        bytes.fromhex(p["payload"]) for e in parts for p in e["packets"]
+    ] == payloads
+    # The bytes joined by the hub are what Home Assistant's serialiser makes of them.
+    for text in received:
+        assert text.encode() == json_bytes(json.loads(text))
+    figures = subscriber.diagnostics()
+    assert figures["split_batches"] == len(parts) - 1
+    assert figures["largest_message_bytes"] == max(len(t) for t in received)
+
+
+async def test_stall_timeout_is_capped_below_the_heartbeat(
+    hass: HomeAssistant,
+    gateway: PtyGateway,
+    init_integration: MockConfigEntry,
+    stream: Stream,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Home Assistant drops a silent connection after 82.5 s; a stall ends by 60 s."""
+    result = await stream.subscribe(stall_timeout=600, batch_interval=1000)
+    assert result["result"]["stall_timeout"] == 60.0  # what takes effect
+    await send(hass, gateway, init_integration, [(A, raw(), -50)])
+    assert (await stream.event())["batch"] == 1
+    fire(hass, 59)
+    await hass.async_block_till_done()
+    assert async_get_hub(hass).subscribers  # not yet
+    fire(hass, 61)
+    closed = await stream.event()
+    assert (closed["status"], closed["reason"]) == ("closed", "stalled")
+    assert async_get_hub(hass).subscribers == []
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_closing_with_batches_in_flight_logs_nothing(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    gateway: PtyGateway,
+    init_integration: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A client that goes away mid-stream is released without a trace in the log."""
+    streams = [Stream(await hass_ws_client(hass)) for _ in range(3)]
+    for client in streams:
+        await client.subscribe(max_rate=10_000, window=16, batch_interval=20)
+    await send(hass, gateway, init_integration, [(A, raw(), -50)] * 50)
+    for client in streams:
+        await client.event()
+    await send(hass, gateway, init_integration, [(B, raw(), -50)] * 50)
+    fire(hass)  # more batches on their way while the clients go
+    for client in streams:
+        await client.client.close()
+    await hass.async_block_till_done()
+    assert async_get_hub(hass).subscribers == []
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

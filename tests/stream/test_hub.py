@@ -10,15 +10,25 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 import json
+import math
 from typing import Any
 
+from homeassistant.components.websocket_api import event_message
+from homeassistant.helpers.json import json_bytes
 import pytest
 
 from custom_components.espnow_gateway.espnowgw.mac import BROADCAST
 from custom_components.espnow_gateway.espnowgw.messages import Packet
-from custom_components.espnow_gateway.stream import StreamHub
-from custom_components.espnow_gateway.stream_options import Policy, StreamOptions
+from custom_components.espnow_gateway.stream import MAX_ROUTES, StreamHub
+from custom_components.espnow_gateway.stream_options import (
+    LIMIT_HIGH_WATERMARK,
+    MAX_BATCH_INTERVAL_MS,
+    STALL_TIMEOUT_BOUND,
+    Policy,
+    StreamOptions,
+)
 from custom_components.espnow_gateway.stream_subscriber import Subscriber
+from custom_components.espnow_gateway.stream_wire import MAX_MESSAGE_BYTES
 
 A = bytes.fromhex("0200000000aa")
 B = bytes.fromhex("0200000000bb")
@@ -330,3 +340,160 @@ async def test_diagnostics_and_totals(hub: StreamHub) -> None:
     for subscriber in list(hub.subscribers):
         subscriber.close()
     assert hub.subscribers == []
+
+
+async def test_a_batch_over_the_cap_is_split(hub: StreamHub) -> None:
+    """1 MiB of hex packets goes out in messages of at most 256 KiB, none lost."""
+    subscriber, client = subscribe(
+        hub,
+        encoding="hex",
+        max_rate=10_000,
+        burst=10_000,
+        high_watermark=LIMIT_HIGH_WATERMARK,
+        window=16,
+        batch_interval_ms=20,
+    )
+    _fill(hub, 1)
+    await settle()  # the first packet goes at once
+    for seq in range(1, 3001):
+        hub.publish("gw", packet(seq=seq, size=250), "raw")
+    buffered = subscriber.buffered_bytes
+    assert buffered > 3 * MAX_MESSAGE_BYTES
+    assert len(subscriber._buffer) + subscriber.dropped == 3000
+    await next_batch()
+    parts = [m for m in client.messages[1:] if b'"batch"' in m]
+    # As few messages as the cap allows (each also carries its head and figures).
+    assert math.ceil(buffered / MAX_MESSAGE_BYTES) <= len(parts)
+    assert len(parts) <= math.ceil(buffered / MAX_MESSAGE_BYTES) + 1
+    assert subscriber.splits == len(parts) - 1
+    assert client.statuses == ["throttled", "resumed"]
+    assert all(len(message) <= MAX_MESSAGE_BYTES for message in client.messages)
+    assert max(len(message) for message in parts[:-1]) > MAX_MESSAGE_BYTES - 1000
+    assert subscriber.largest_message == max(len(m) for m in client.messages)
+    assert subscriber.sent_bytes == sum(len(m) for m in client.messages)
+    # Consecutive batches, the packets in order, none twice, none missing.
+    assert [e["batch"] for e in client.batches] == list(range(1, len(parts) + 2))
+    seqs = [p["seq"] for p in client.packets]
+    assert seqs == sorted(set(seqs))
+    assert len(seqs) == 1 + 3000 - subscriber.dropped
+    assert subscriber.buffered_bytes == 0
+    figures = subscriber.diagnostics()
+    assert figures["split_batches"] == subscriber.splits
+    assert hub.diagnostics()["totals"]["split_batches"] == subscriber.splits
+
+
+async def test_a_split_waits_for_credits(hub: StreamHub) -> None:
+    subscriber, client = subscribe(
+        hub,
+        encoding="hex",
+        max_rate=10_000,
+        burst=10_000,
+        high_watermark=LIMIT_HIGH_WATERMARK,
+        window=2,
+        batch_interval_ms=20,
+    )
+    for seq in range(1500):
+        hub.publish("gw", packet(seq=seq, size=250), "raw")
+    await settle()
+    assert len(client.batches) == 2  # the window: the rest stays buffered
+    assert subscriber.splits == 2  # two messages were cut short by the cap
+    assert subscriber._buffer
+    subscriber.ack(2)
+    await next_batch()
+    assert subscriber.buffered_bytes == 0
+    assert len(client.packets) == 1500
+
+
+@pytest.mark.parametrize("encoding", ["base64", "hex"])
+async def test_sizes_are_exact_per_encoding(hub: StreamHub, encoding: str) -> None:
+    """The buffer counts each packet's JSON in the message and its separator."""
+    subscriber, client = subscribe(
+        hub, encoding=encoding, window=1, max_rate=1000, batch_interval_ms=20
+    )
+    _fill(hub, 1)
+    await settle()
+    _fill(hub, 7)  # held back: the window is full
+    held = subscriber.buffered_bytes
+    subscriber.ack(1)
+    await next_batch()
+    message = client.messages[1]
+    event = client.events[1]
+    packets_json = [json_bytes(p) for p in event["packets"]]
+    assert held == sum(len(p) + 1 for p in packets_json)
+    empty = json_bytes(event_message(1, event | {"packets": []}))
+    assert len(message) - len(empty) == held - 1
+    payload = event["packets"][0]["payload"]
+    assert len(payload) == (600 if encoding == "hex" else 400)
+
+
+async def test_each_packet_is_encoded_once_for_all_subscribers(hub: StreamHub) -> None:
+    subscribers = [subscribe(hub, window=1)[0] for _ in range(3)]
+    by_source, _ = subscribe(hub, sources=frozenset({B}))
+    _fill(hub, 1)
+    await settle()
+    _fill(hub, 2)
+    items = [next(iter(s._buffer.values())) for s in subscribers]
+    assert items[0] is items[1] is items[2]  # one shared packet
+    assert items[0]._base64 is not None
+    assert items[0]._hex is None  # nobody asked for hex
+    assert not by_source._buffer  # filtered out: nothing kept, nothing counted
+    assert by_source.matched == 0
+
+
+async def test_rate_limited_packets_are_never_encoded(hub: StreamHub) -> None:
+    subscriber, _ = subscribe(hub, max_rate=1, burst=1, window=1)
+    hub.publish("gw", packet(seq=0), "raw")
+    await settle()
+    hub.publish("gw", packet(seq=1), "raw")
+    assert subscriber.dropped_rate == 1
+    route, _gateway = hub._routes["gw"]
+    assert route == (subscriber,)
+
+
+async def test_stall_clock_restarts_at_each_acknowledgement(hub: StreamHub) -> None:
+    """Not "window full for stall_timeout": no acknowledgement for stall_timeout."""
+    subscriber, client = subscribe(
+        hub, window=4, stall_timeout=0.2, batch_interval_ms=20, max_rate=1000
+    )
+    _fill(hub, 1)
+    await settle()
+    assert subscriber._stall_timer is not None  # one batch unacknowledged
+    first_deadline = subscriber._stall_timer.when()
+    await asyncio.sleep(0.05)
+    _fill(hub, 1)
+    await next_batch()
+    assert subscriber._stall_timer.when() == first_deadline  # still the first one's
+    subscriber.ack(1)  # batch 2 still unacknowledged: the clock restarts
+    assert subscriber._stall_timer is not None
+    assert subscriber._stall_timer.when() > first_deadline
+    subscriber.ack(2)  # nothing unacknowledged: no clock
+    assert subscriber._stall_timer is None
+    assert not subscriber.closed
+    assert client.statuses == []
+
+
+def test_stall_timeout_stays_below_home_assistants_heartbeat() -> None:
+    assert StreamOptions(stall_timeout=600).effective_stall_timeout == (
+        STALL_TIMEOUT_BOUND
+    )
+    assert StreamOptions(stall_timeout=5).effective_stall_timeout == 5
+    # aiohttp closes a connection 55 s + 55 / 2 s after the last frame it received;
+    # a stall ends at most one batch interval later than stall_timeout.
+    assert STALL_TIMEOUT_BOUND + MAX_BATCH_INTERVAL_MS / 1000 < 55 + 55 / 2
+
+
+async def test_routes_follow_subscribers(hub: StreamHub) -> None:
+    first, c1 = subscribe(hub, entry_id="gw1")
+    hub.publish("gw1", packet(seq=0), "raw")
+    hub.publish("gw2", packet(seq=1), "raw")  # nobody follows gw2
+    second, c2 = subscribe(hub)
+    hub.publish("gw2", packet(seq=2), "raw")
+    await settle()
+    assert [p["seq"] for p in c1.packets] == [0]
+    assert [p["seq"] for p in c2.packets] == [2]
+    for number in range(MAX_ROUTES + 1):
+        hub.publish(f"other{number}", packet(seq=3), "raw")
+    assert len(hub._routes) <= MAX_ROUTES
+    first.close()
+    second.close()
+    assert not hub._routes
