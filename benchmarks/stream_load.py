@@ -71,6 +71,7 @@ class Run:
     """One Home Assistant process with one design, through every phase."""
 
     def __init__(self, mode: str, timing: Timing, tmp: Path) -> None:
+        tmp.mkdir()
         self.mode = mode
         self.timing = timing
         self.sim = PtyGateway(
@@ -86,6 +87,10 @@ class Run:
         )
         self.entry_id = ""
         self.written = 0  # packets the simulated gateway has written so far
+        self._stop = asyncio.Event()
+        self._traffic_task: asyncio.Task[int] | None = None
+        self.rss0 = 0
+        self.log_offset = 0
 
     async def _traffic(self, stop: asyncio.Event) -> int:
         """Write RATE packets/s, a send timestamp in each payload; return the count."""
@@ -143,14 +148,14 @@ class Run:
     async def scaling(self, fast: int) -> dict[str, Any]:
         """CPU with ``fast`` subscribers that read everything."""
         timing = self.timing
+        written = self.written
         clients = await self._clients(
             timing.settle + timing.measure + 1, "--fast", str(fast)
         )
         await asyncio.sleep(timing.settle)
-        written = self.written
         cpu = await self._cpu(timing.measure)
-        written = self.written - written
         out, _ = await clients.communicate()
+        written = self.written - written  # while the clients were connected
         report = json.loads(out.decode().strip().splitlines()[-1])
         return {"subscribers": fast, **cpu, "clients": report, "written": written}
 
@@ -204,52 +209,43 @@ class Run:
             "stream_final": final["stream"]["totals"] if self.mode == "ours" else None,
         }
 
-    async def run(self) -> dict[str, Any]:
-        """Every phase; Home Assistant's log from the first subscriber on."""
+    async def start(self) -> None:
+        """Home Assistant up, a gateway added, its traffic flowing."""
         link = self.sim.plug()
         await self.hass.start()
+        await self.hass.onboard()
+        self.entry_id = await self.hass.add_gateway(link)
+        self._traffic_task = asyncio.create_task(self._traffic(self._stop))
+
+    def mark(self) -> None:
+        """Remember the memory and the log's length before the first subscriber."""
+        self.rss0 = self.hass.rss_bytes()
         log = self.hass.config_dir / "home-assistant.log"
-        stop = asyncio.Event()
-        traffic: asyncio.Task[int] | None = None
-        try:
-            await self.hass.onboard()
-            self.entry_id = await self.hass.add_gateway(link)
-            traffic = asyncio.create_task(self._traffic(stop))
-            await asyncio.sleep(self.timing.settle)
-            rss0 = self.hass.rss_bytes()
-            log_offset = log.stat().st_size if log.exists() else 0
-            alone = await self._cpu(self.timing.measure)
-            scaling = [await self.scaling(fast) for fast in SCALING]
-            main = await self.main()
-            stop.set()
-            sent = await traffic
-            dropped_gateway = self.sim.gateway.stats.rx_dropped
-        finally:
-            stop.set()
-            if traffic is not None:
-                await asyncio.gather(traffic, return_exceptions=True)
-            await self.hass.stop()
-            self.sim.close()
-        text = log.read_bytes()[log_offset:].decode(errors="replace")
+        self.log_offset = log.stat().st_size if log.exists() else 0
+
+    async def stop(self) -> dict[str, Any]:
+        """Stop the traffic and Home Assistant; return the run's own figures."""
+        self._stop.set()
+        if self._traffic_task is not None:
+            await asyncio.gather(self._traffic_task, return_exceptions=True)
+        sent = self.written
+        await self.hass.stop()
+        self.sim.close()
+        log = self.hass.config_dir / "home-assistant.log"
+        text = log.read_bytes()[self.log_offset :].decode(errors="replace")
         lines = text.splitlines()
         return {
             "mode": self.mode,
             "sent": sent,
-            "gateway_dropped": dropped_gateway,
-            "cpu_traffic_alone": alone,
-            "scaling": scaling,
-            "main": main,
-            "rss_mb_before": rss0 / 1e6,
+            "gateway_dropped": self.sim.gateway.stats.rx_dropped,
+            "rss_mb_before": self.rss0 / 1e6,
             "log": {word: text.count(word) for word in LOG_PROBLEMS},
             "log_disconnected": [line for line in lines if "Disconnected:" in line],
-            "log_first_problem": next(
-                (
-                    "\n".join(lines[i : i + 12])
-                    for i, line in enumerate(lines)
-                    if any(word in line for word in LOG_PROBLEMS)
-                ),
-                None,
-            ),
+            "log_problems": [
+                line[:240]
+                for line in lines
+                if any(word in line for word in LOG_PROBLEMS)
+            ][:3],
         }
 
 
@@ -287,8 +283,8 @@ def _scaling_lines(ours: dict[str, Any], naive: dict[str, Any]) -> list[str]:
         fast = [s["clients"]["fast"] for s in result["scaling"]]
         lines.append(
             f"     [{result['mode']}] stream CPU 1 -> 16 subscribers: x{growth:.1f}; "
-            "fast clients per phase, slowest one's packets / packets written while "
-            "measured, disconnected: "
+            "fast clients per phase, slowest one's share of the packets written "
+            "while it ran (connecting included), disconnected: "
             + ", ".join(
                 f"{min(c['received'] for c in clients) / phase['written']:.2f}"
                 f"/{sum(c['closed_by_server'] for c in clients)}"
@@ -383,23 +379,38 @@ def _main_lines(result: dict[str, Any], timing: Timing) -> list[str]:
         + ", ".join(f"'{word}' {count}" for word, count in log.items())
         + f"; 'Disconnected:' warnings {len(result['log_disconnected'])}"
     )
-    if result["log_first_problem"]:
-        lines += ["       " + line for line in result["log_first_problem"].splitlines()]
+    lines += ["       " + line for line in result["log_problems"]]
     return lines
+
+
+async def _both(timing: Timing, tmp: Path) -> dict[str, dict[str, Any]]:
+    """Both designs up at once, their phases interleaved, so both see the same load."""
+    runs = {mode: Run(mode, timing, tmp / mode) for mode in ("ours", "naive")}
+    results: dict[str, dict[str, Any]] = {mode: {"scaling": []} for mode in runs}
+    try:
+        for one in runs.values():
+            await one.start()
+        await asyncio.sleep(timing.settle)
+        for mode, one in runs.items():
+            one.mark()
+            results[mode]["cpu_traffic_alone"] = await one._cpu(timing.measure)
+        for fast in SCALING:
+            for mode, one in runs.items():
+                results[mode]["scaling"].append(await one.scaling(fast))
+        for mode, one in runs.items():
+            results[mode]["main"] = await one.main()
+    finally:
+        for mode, one in runs.items():
+            results[mode] |= await one.stop()
+    return results
 
 
 def run(quick: bool = False) -> dict[str, Any]:
     """Run ours and the naive baseline; print both."""
     timing = QUICK if quick else FULL
-
-    async def both() -> list[dict[str, Any]]:
-        results = []
-        for mode in ("ours", "naive"):
-            with tempfile.TemporaryDirectory(prefix="espnow-stream-") as tmp:
-                results.append(await Run(mode, timing, Path(tmp)).run())
-        return results
-
-    ours, naive = asyncio.run(both())
+    with tempfile.TemporaryDirectory(prefix="espnow-stream-") as tmp:
+        results = asyncio.run(_both(timing, Path(tmp)))
+    ours, naive = results["ours"], results["naive"]
     print(
         "   target: stream CPU <= 1/5 of the naive stream's at 8 subscribers, growing "
         "far slower than the number of subscribers; fast clients 100 %, "
@@ -411,4 +422,4 @@ def run(quick: bool = False) -> dict[str, Any]:
         + _main_lines(naive, timing)
     ):
         print(line)
-    return {"ours": ours, "naive": naive}
+    return results

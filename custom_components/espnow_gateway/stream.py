@@ -28,6 +28,35 @@ from .stream_subscriber import Subscriber
 from .stream_wire import StreamPacket, gateway_json
 
 MAX_ROUTES: Final = 64  # gateways whose subscriber lists are kept ready
+MAX_PENDING: Final = 1024  # packets held for one hand-over; more: handed over at once
+
+
+class Route:
+    """One gateway's subscribers, its id as JSON, and the packets not handed over yet.
+
+    Packets are handed to the subscribers once per loop iteration, as a list: a
+    subscriber takes a whole list in a few steps (one rate check, one buffer update)
+    instead of a call per packet.
+    """
+
+    __slots__ = ("gateway_json", "pending", "subscribers")
+
+    def __init__(self, subscribers: tuple[Subscriber, ...], gateway: str) -> None:
+        """Make the route of ``gateway`` to ``subscribers``."""
+        self.subscribers = subscribers
+        self.gateway_json = gateway_json(gateway)
+        self.pending: list[StreamPacket] = []
+
+    def deliver(self, now: float) -> None:
+        """Hand the pending packets to every subscriber still open."""
+        items = self.pending
+        if not items:
+            return
+        self.pending = []
+        sizes: dict[str, int] = {}  # the whole list's size, per encoding
+        for subscriber in self.subscribers:
+            if not subscriber.closed:
+                subscriber.take(items, now, sizes)
 
 
 class StreamHub:
@@ -49,8 +78,8 @@ class StreamHub:
         self.closed_figures: dict[str, int] = {"sent": 0, "dropped": 0, "splits": 0}
         self._on_change = on_change
         self._numbers = 0
-        # Per gateway: its subscribers and its id as JSON, made when first needed.
-        self._routes: dict[str, tuple[tuple[Subscriber, ...], bytes]] = {}
+        # Per gateway, made when first needed, remade when subscribers change.
+        self._routes: dict[str, Route] = {}
 
     def subscribe(
         self,
@@ -79,27 +108,39 @@ class StreamHub:
             self._changed()
 
     def _changed(self) -> None:
+        self.deliver()  # what arrived before the change, to whom it was for
         self._routes.clear()
         self.active = bool(self.subscribers)
         if self._on_change is not None:
             self._on_change()
 
     def publish(self, gateway: str, packet: Packet, kind: str) -> None:
-        """Offer one received packet to every subscriber (call only when active)."""
+        """Take one received packet for the subscribers of its gateway.
+
+        It is handed over with the others of this loop iteration (``deliver``).
+        """
         route = self._routes.get(gateway)
         if route is None:
             if len(self._routes) >= MAX_ROUTES:
+                self.deliver()
                 self._routes.clear()
-            route = self._routes[gateway] = (
-                tuple(s for s in self.subscribers if s.wants(gateway)),
-                gateway_json(gateway),
+            route = self._routes[gateway] = Route(
+                tuple(s for s in self.subscribers if s.wants(gateway)), gateway
             )
-        subscribers, gateway_text = route
-        if subscribers:
-            item = StreamPacket(gateway, gateway_text, packet, kind)
-            now = self.clock()
-            for subscriber in subscribers:
-                subscriber.offer(item, now)
+        if not route.subscribers:
+            return
+        pending = route.pending
+        pending.append(StreamPacket(gateway, route.gateway_json, packet, kind))
+        if len(pending) == 1:
+            self.loop.call_soon(route.deliver, self.clock())
+        elif len(pending) >= MAX_PENDING:
+            route.deliver(self.clock())
+
+    def deliver(self) -> None:
+        """Hand every pending packet over now."""
+        now = self.clock()
+        for route in list(self._routes.values()):
+            route.deliver(now)
 
     def next_number(self) -> int:
         """Return a number for a new subscriber."""
@@ -117,9 +158,11 @@ class StreamHub:
         """Subscriptions of one connection."""
         return sum(1 for s in self.subscribers if s.owner is owner)
 
-    def count_drop(self, gateway: str) -> None:
-        """Count a packet of ``gateway`` dropped for some subscriber."""
-        self.dropped_by_gateway[gateway] = self.dropped_by_gateway.get(gateway, 0) + 1
+    def count_drop(self, gateway: str, count: int = 1) -> None:
+        """Count packets of ``gateway`` dropped for some subscriber."""
+        self.dropped_by_gateway[gateway] = (
+            self.dropped_by_gateway.get(gateway, 0) + count
+        )
 
     def subscriber_count(self, gateway: str) -> int:
         """Return how many subscribers follow ``gateway``."""

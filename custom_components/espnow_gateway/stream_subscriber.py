@@ -36,8 +36,8 @@ class Hub(Protocol):
     def next_number(self) -> int:
         """Return a number for a new subscriber."""
 
-    def count_drop(self, gateway: str) -> None:
-        """Count a packet of ``gateway`` dropped for some subscriber."""
+    def count_drop(self, gateway: str, count: int = 1) -> None:
+        """Count packets of ``gateway`` dropped for some subscriber."""
 
     def remove(self, subscriber: Subscriber) -> None:
         """Forget a closed subscriber."""
@@ -159,54 +159,83 @@ class Subscriber:
 
     # ---- hot path -----------------------------------------------------------------
 
-    def offer(self, item: StreamPacket, now: float) -> None:
-        """Consider one packet (the hub has matched the gateway).
+    def take(
+        self, items: list[StreamPacket], now: float, sizes: dict[str, int]
+    ) -> None:
+        """Consider the packets of one gateway that arrived at ``now``, in order.
 
-        The common case (a packet that passes, with room in the buffer) stays in
-        this one call; throttling and policies take the slow path.
+        ``sizes`` holds the whole list's size per encoding, shared by the
+        subscribers that take all of it. The common case (everything passes and
+        fits) is one rate check and one buffer update; throttling and policies go
+        packet by packet.
         """
         accepts = self._accepts
-        if accepts is not None and not accepts(item):
-            return
-        self.matched += 1
+        if accepts is not None:
+            items = [item for item in items if accepts(item)]
+            if not items:
+                return
+        count = len(items)
+        self.matched += count
         tokens = self._tokens
         if now > self._refilled:
-            tokens += (now - self._refilled) * self._rate
-            tokens = min(tokens, self._burst)
+            tokens = min(self._burst, tokens + (now - self._refilled) * self._rate)
             self._refilled = now
-        if tokens < 1.0:
-            self._tokens = tokens
-            self._drop(item, rate=True)
+        allowed = min(count, int(tokens))  # a token each, while there are
+        self._tokens = tokens - allowed
+        if allowed < count:
+            rejected = count - allowed
+            self.dropped_rate += rejected
+            self._dropped_unreported += rejected
+            self.hub.count_drop(items[0].gateway, rejected)
+            if not allowed:
+                return
+            items = items[:allowed]
+        if self.throttled:
+            for item in items:
+                self._store(item)
             return
-        self._tokens = tokens - 1.0
-        size = len(self._fragment(item)) + 1  # its JSON and the separator after it
-        buffered = self.buffered_bytes + size
-        if self.throttled or buffered > self._high:
-            self._store_throttled(item, size)
-            return
-        self._buffer[self._counter] = item
-        self._counter += 1
-        self.buffered_bytes = buffered
-        self.peak_bytes = max(self.peak_bytes, buffered)
-        if self._timer is None:
-            self._arm()
-
-    def _drop(self, item: StreamPacket, *, rate: bool) -> None:
-        if rate:
-            self.dropped_rate += 1
+        fragment = self._fragment
+        if accepts is None and allowed == count:
+            size = sizes.get(self.options.encoding)
+            if size is None:
+                size = sizes[self.options.encoding] = (
+                    sum(map(len, map(fragment, items))) + count
+                )
         else:
-            self.dropped_overflow += 1
+            size = sum(map(len, map(fragment, items))) + allowed
+        buffered = self.buffered_bytes + size
+        if buffered > self._high:
+            for item in items:
+                self._store(item)
+            return
+        counter = self._counter
+        self._buffer.update(zip(range(counter, counter + allowed), items, strict=True))
+        self._counter = counter + allowed
+        self.buffered_bytes = buffered
+        self._kept()
+
+    def _drop(self, item: StreamPacket) -> None:
+        """Count a packet dropped by the overflow policy."""
+        self.dropped_overflow += 1
         self._dropped_unreported += 1
         self.hub.count_drop(item.gateway)
 
-    def _store_throttled(self, item: StreamPacket, size: int) -> None:
-        """Store a packet that does not fit under the high watermark: the policies."""
-        if not self.throttled:
-            self._set_throttled(True)
+    def _store(self, item: StreamPacket) -> None:
+        """Store one packet near or above the high watermark: the policies."""
         policy = self.options.policy
-        if policy is Policy.DROP_NEWEST:
-            self._drop(item, rate=False)
+        if self.throttled and policy is Policy.DROP_NEWEST:
+            self._drop(item)  # refused before it is even encoded
             return
+        size = len(self._fragment(item)) + 1  # its JSON and the separator after it
+        if not self.throttled:
+            if self.buffered_bytes + size <= self._high:
+                self._keep(item, self._counter, size)
+                self._kept()
+                return
+            self._set_throttled(True)
+            if policy is Policy.DROP_NEWEST:
+                self._drop(item)
+                return
         buffer = self._buffer
         fragment = self._fragment
         key: object = self._counter
@@ -215,15 +244,22 @@ class Subscriber:
             old = buffer.pop(key, None)
             if old is not None:
                 self.buffered_bytes -= len(fragment(old)) + 1
-                self._drop(old, rate=False)
-        self._counter += 1
-        buffer[key] = item
-        self.buffered_bytes += size
+                self._drop(old)
+        self._keep(item, key, size)
         # Never hold more than the high watermark: the oldest make room.
         while self.buffered_bytes > self._high and len(buffer) > 1:
             _key, old = buffer.popitem(last=False)
             self.buffered_bytes -= len(fragment(old)) + 1
-            self._drop(old, rate=False)
+            self._drop(old)
+        self._kept()
+
+    def _keep(self, item: StreamPacket, key: object, size: int) -> None:
+        self._counter += 1
+        self._buffer[key] = item
+        self.buffered_bytes += size
+
+    def _kept(self) -> None:
+        """After packets were stored: the peak, the batch timer."""
         self.peak_bytes = max(self.peak_bytes, self.buffered_bytes)
         if self._timer is None:
             self._arm()
