@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 import json
+import math
 import os
 from pathlib import Path
 import random
@@ -34,6 +35,8 @@ import sys
 import tempfile
 import time
 from typing import Any
+
+import aiohttp
 
 from devtools.hass_instance import REPO, HassInstance
 from devtools.simulator import PtyGateway, SimulatorConfig
@@ -128,8 +131,11 @@ class Run:
         )
 
     def _cpu_times(self) -> tuple[float, float]:
-        """Home Assistant's user and system CPU seconds so far."""
-        stat = Path(f"/proc/{self.hass.pid}/stat").read_text()
+        """Home Assistant's user and system CPU seconds so far (nan once it is gone)."""
+        try:
+            stat = Path(f"/proc/{self.hass.pid}/stat").read_text()
+        except FileNotFoundError:
+            return math.nan, math.nan
         fields = stat.rsplit(")", 1)[1].split()
         ticks = os.sysconf("SC_CLK_TCK")
         return int(fields[11]) / ticks, int(fields[12]) / ticks
@@ -171,8 +177,13 @@ class Run:
         stalled_at: list[float] = []  # when the hub's stall count went up, per stall
         (user0, sys0), started = self._cpu_times(), time.monotonic()
         while clients.returncode is None and time.monotonic() - started < timing.main:
+            if self.hass.process is None or self.hass.process.returncode is not None:
+                break  # Home Assistant is gone: reported by stop()
             rss.append((time.monotonic() - started, self.hass.rss_bytes()))
-            diag = await self.hass.diagnostics(self.entry_id)
+            try:
+                diag = await self.hass.diagnostics(self.entry_id)
+            except aiohttp.ClientError:
+                break
             stream = diag.get("stream")
             if self.mode == "ours" and stream is not None:
                 now = time.time()
@@ -195,18 +206,25 @@ class Run:
         user, system = self._cpu_times()
         cpu = (user + system - user0 - sys0) / (time.monotonic() - started)
         report = json.loads(out.decode().strip().splitlines()[-1])
-        final = await self.hass.diagnostics(self.entry_id)
+        try:
+            final: dict[str, Any] | None = await self.hass.diagnostics(self.entry_id)
+        except aiohttp.ClientError:
+            final = None
         last = max((s["subscribed_at"] for s in report["stalled"]), default=0.0)
         return {
             "cpu": cpu,
             "clients": report,
             # Read every second: each end is known to within a second.
             "stall_ended_after_s": [at - last for at in stalled_at],
-            "rss_mb_peak": max(b for _, b in rss) / 1e6,
-            "rss_mb_last_half_max": max(b for t, b in rss if t >= timing.main / 2)
+            "rss_mb_peak": max((b for _, b in rss), default=0) / 1e6,
+            "rss_mb_last_half_max": max(
+                (b for t, b in rss if t >= timing.main / 2), default=0
+            )
             / 1e6,
             "stream_peaks": peaks,
-            "stream_final": final["stream"]["totals"] if self.mode == "ours" else None,
+            "stream_final": final["stream"]["totals"]
+            if final is not None and self.mode == "ours"
+            else None,
         }
 
     async def start(self) -> None:
@@ -229,6 +247,8 @@ class Run:
         if self._traffic_task is not None:
             await asyncio.gather(self._traffic_task, return_exceptions=True)
         sent = self.written
+        process = self.hass.process
+        exited = process.returncode if process is not None else None
         await self.hass.stop()
         self.sim.close()
         log = self.hass.config_dir / "home-assistant.log"
@@ -246,6 +266,11 @@ class Run:
                 for line in lines
                 if any(word in line for word in LOG_PROBLEMS)
             ][:3],
+            # Home Assistant ended before it was stopped: its exit code, its last words.
+            "exited": exited,
+            "log_tail": [line[:240] for line in lines[-20:]]
+            if exited is not None
+            else [],
         }
 
 
@@ -380,6 +405,9 @@ def _main_lines(result: dict[str, Any], timing: Timing) -> list[str]:
         + f"; 'Disconnected:' warnings {len(result['log_disconnected'])}"
     )
     lines += ["       " + line for line in result["log_problems"]]
+    if result["exited"] is not None:
+        lines.append(f"     Home Assistant exited by itself with {result['exited']}:")
+        lines += ["       " + line for line in result["log_tail"]]
     return lines
 
 
