@@ -22,6 +22,7 @@ from .stream_wire import (
     batch_message,
     figures,
     fragment_of,
+    made_of,
     status_message,
 )
 
@@ -66,6 +67,7 @@ class Subscriber:
         self._send = send
         self._accepts = compile_filter(options)
         self._fragment = fragment_of(options.encoding)
+        self._made = made_of(options.encoding)  # for packets in the buffer
         self._rate = options.max_rate
         self._burst = (
             options.burst if options.burst is not None else max(1.0, options.max_rate)
@@ -293,7 +295,7 @@ class Subscriber:
         buffer = self._buffer
         fragment = self._fragment
         if self.buffered_bytes <= budget:  # all of it fits: the common case
-            fragments = list(map(fragment, buffer.values()))
+            fragments = list(map(self._made, buffer.values()))
             buffer.clear()
             self._finish_batch(head, fragments, self.buffered_bytes)
             return
