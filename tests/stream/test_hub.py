@@ -19,7 +19,11 @@ import pytest
 
 from custom_components.espnow_gateway.espnowgw.mac import BROADCAST
 from custom_components.espnow_gateway.espnowgw.messages import Packet
-from custom_components.espnow_gateway.stream import MAX_ROUTES, StreamHub
+from custom_components.espnow_gateway.stream import (
+    HANDOVER_DELAY,
+    MAX_ROUTES,
+    StreamHub,
+)
 from custom_components.espnow_gateway.stream_options import (
     LIMIT_HIGH_WATERMARK,
     MAX_BATCH_INTERVAL_MS,
@@ -96,7 +100,11 @@ async def next_batch() -> None:
 
 
 async def settle() -> None:
-    """Run callbacks that are due now (zero-delay timers)."""
+    """Let the hub hand packets over, then run what is due now (zero-delay timers).
+
+    The hand-over timer was set before this sleep's, for no later: it runs first.
+    """
+    await asyncio.sleep(HANDOVER_DELAY)
     for _ in range(3):
         await asyncio.sleep(0)
 
