@@ -12,6 +12,7 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
+from custom_components.espnow_gateway.stream import HANDOVER_DELAY
 from devtools.simulator import PtyGateway
 
 from .conftest import frames_handled
@@ -67,9 +68,15 @@ async def send(
     entry: MockConfigEntry,
     frames: list[tuple[bytes, bytes, int]],
 ) -> None:
+    """Have the simulated gateway send ``frames``; wait until the stream has them.
+
+    The hub hands packets to its subscribers ``HANDOVER_DELAY`` after they arrive.
+    """
     for src, payload, rssi in frames:
         assert gateway.gateway.packet(src, payload, rssi)
     await frames_handled(hass, gateway, entry)
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=HANDOVER_DELAY))
+    await hass.async_block_till_done()
 
 
 def fire(hass: HomeAssistant, seconds: float = 1.1) -> None:
