@@ -30,6 +30,7 @@ import math
 import os
 from pathlib import Path
 import random
+import socket
 import struct
 import sys
 import tempfile
@@ -70,6 +71,14 @@ FULL = Timing(settle=3.0, measure=15.0, main=100.0, stall_timeout=None)
 QUICK = Timing(settle=2.0, measure=5.0, main=15.0, stall_timeout=5.0)
 
 
+def _ephemeral_port() -> int:
+    """A free port the system picks: clear of 8123 and of the test instances' range."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 class Run:
     """One Home Assistant process with one design, through every phase."""
 
@@ -86,7 +95,10 @@ class Run:
             else {}
         )
         self.hass = HassInstance(
-            tmp / "config", log_level="warning", extra_components=extra
+            tmp / "config",
+            port=_ephemeral_port(),
+            log_level="warning",
+            extra_components=extra,
         )
         self.entry_id = ""
         self.written = 0  # packets the simulated gateway has written so far
