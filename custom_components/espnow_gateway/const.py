@@ -87,6 +87,7 @@ SAVE_DELAY: Final = 10.0  # seconds; peer table writes are batched
 
 # Bounds
 MAX_PENDING_PEERS: Final = 32  # peers awaiting confirmation
+PENDING_STALE_AFTER: Final = 600  # s: a silent pending peer makes room for a new one
 MAX_PENDING_FRAMES: Final = 4  # latest frames kept of each (to check a key against)
 MAX_MEASUREMENTS_PER_PEER: Final = 32
 

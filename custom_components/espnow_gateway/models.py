@@ -48,7 +48,8 @@ class GatewayCounters:
     unknown_packets: int = 0
     ignored_packets: int = 0
     table_full_packets: int = 0
-    pending_dropped: int = 0
+    pending_dropped: int = 0  # silent pending peers that made room for new ones
+    pending_refused: int = 0  # frames of new senders refused: pending table full
     duplicates: int = 0
     decode_errors: int = 0
     events: int = 0

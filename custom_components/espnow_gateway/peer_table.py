@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+import time
 from typing import Any
 
 from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY, ConfigEntry
@@ -35,6 +36,7 @@ from .const import (
     LOGGER,
     MAX_PENDING_FRAMES,
     MAX_PENDING_PEERS,
+    PENDING_STALE_AFTER,
     SAVE_DELAY,
     SIGNAL_NEW_ENTITIES,
 )
@@ -67,6 +69,7 @@ class PendingPeer:
     asked: bool = False  # a discovery flow asks the user about it
     packets: int = 0
     first_seen: datetime = field(default_factory=dt_util.utcnow)
+    heard: float = 0.0  # time.monotonic() of its latest frame
     evidence: FormatEvidence = field(default_factory=FormatEvidence)  # with its MAC
     frames: deque[bytes] = field(
         default_factory=lambda: deque(maxlen=MAX_PENDING_FRAMES)
@@ -116,6 +119,7 @@ class PeerTable:
         self.ignored: set[str] = set()
         self.devices = PeerDevices(hass, entry.entry_id, self.peers)
         self._table_full_logged = False
+        self._pending_full_logged = False
         self._store: Store[dict[str, Any]] = Store(
             hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}"
         )
@@ -137,7 +141,14 @@ class PeerTable:
             self.counters.ignored_packets += 1
             return None
         self.counters.unknown_packets += 1
-        pending = self.pending.get(mac) or self._add_pending(mac, packet.rssi)
+        pending = self.pending.pop(mac, None)  # re-inserted: least recently heard first
+        if pending is None:
+            pending = self._add_pending(mac, packet.rssi)
+            if pending is None:
+                return None
+        else:
+            self.pending[mac] = pending
+            pending.heard = time.monotonic()
         pending.packets += 1
         pending.rssi = packet.rssi
         pending.frames.append(packet.payload)
@@ -175,14 +186,34 @@ class PeerTable:
             packet.payload, self.configured_format(mac_to_str(packet.src)), packet.src
         )
 
-    def _add_pending(self, mac: bytes, rssi: int) -> PendingPeer:
+    def _add_pending(self, mac: bytes, rssi: int) -> PendingPeer | None:
+        """Start waiting for confirmation of a new sender; None when the table is full.
+
+        Full: the least recently heard pending sender makes room if it has been silent
+        for ``PENDING_STALE_AFTER`` (its question is withdrawn); otherwise the newcomer
+        is refused and counted. Evicting a sender that is still heard would start and
+        abort discovery flows at every frame once more senders than the table holds
+        are in range (a neighbour's devices, say).
+        """
         if len(self.pending) >= MAX_PENDING_PEERS:
             oldest = next(iter(self.pending))
+            if time.monotonic() - self.pending[oldest].heard < PENDING_STALE_AFTER:
+                self.counters.pending_refused += 1
+                if not self._pending_full_logged:
+                    self._pending_full_logged = True
+                    LOGGER.warning(
+                        "%d senders are waiting for confirmation; further new senders "
+                        "are ignored until some are added or ignored (or have been "
+                        "silent for %d minutes)",
+                        MAX_PENDING_PEERS,
+                        PENDING_STALE_AFTER // 60,
+                    )
+                return None
             del self.pending[oldest]
             self.counters.pending_dropped += 1
             self._abort_discovery(oldest)
         pending = self.pending[mac] = PendingPeer(
-            mac_to_str(mac), rssi, evidence=FormatEvidence(mac)
+            mac_to_str(mac), rssi, evidence=FormatEvidence(mac), heard=time.monotonic()
         )
         return pending
 

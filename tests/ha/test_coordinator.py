@@ -37,7 +37,7 @@ from custom_components.espnow_gateway.espnowgw.model import (
     PayloadKind,
 )
 from custom_components.espnow_gateway.peer import Peer
-from devtools.simulator import PtyGateway, SimulatedGateway, SimulatorConfig
+from devtools.simulator import PtyGateway, SimPeer, SimulatedGateway, SimulatorConfig
 
 from .conftest import (
     GatewayClock,
@@ -288,24 +288,50 @@ async def test_pending_table_bounded(
     hass: HomeAssistant,
     gateway: PtyGateway,
     sim: SimulatedGateway,
-    config_entry: MockConfigEntry,
+    init_integration: MockConfigEntry,
 ) -> None:
-    """The oldest pending peer is dropped (and its flow aborted) when the table is full."""
-    with patch("custom_components.espnow_gateway.peer_table.MAX_PENDING_PEERS", 2):
-        config_entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(config_entry.entry_id)
-        await hass.async_block_till_done()
-        runtime = runtime_of(config_entry)
-        for peer in sim.peers:
-            sim.emit_from(peer, press=False)
-        await frames_handled(hass, gateway, config_entry)
-        assert list(runtime.table.pending) == [sim.peers[1].mac, sim.peers[2].mac]
-        assert runtime.counters.pending_dropped == 1
-        flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-        assert sorted(flow["context"]["unique_id"] for flow in flows) == sorted(
-            f"24:6F:28:00:00:01-{mac_to_str(peer.mac)}" for peer in sim.peers[1:]
+    """A full pending table refuses new senders while its senders are heard.
+
+    Only a pending sender silent for ``PENDING_STALE_AFTER`` makes room (the least
+    recently heard one; its flow is aborted): more senders in range than the table
+    holds must not start and abort a discovery flow at every frame.
+    """
+    first, second, third = sim.peers[:3]
+
+    def flows() -> list[str]:
+        return sorted(
+            flow["context"]["unique_id"]
+            for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
         )
-        await hass.config_entries.async_unload(config_entry.entry_id)
+
+    def flows_of(*peers: SimPeer) -> list[str]:
+        return sorted(f"24:6F:28:00:00:01-{mac_to_str(p.mac)}" for p in peers)
+
+    config_entry = init_integration
+    with patch("custom_components.espnow_gateway.peer_table.MAX_PENDING_PEERS", 2):
+        runtime = runtime_of(config_entry)
+        for _ in range(3):  # each sender several times: no churn
+            for peer in (first, second, third):
+                sim.emit_from(peer, press=False)
+        await frames_handled(hass, gateway, config_entry)
+        await hass.async_block_till_done()
+        assert list(runtime.table.pending) == [first.mac, second.mac]
+        assert runtime.counters.pending_refused == 3
+        assert runtime.counters.pending_dropped == 0
+        assert flows() == flows_of(first, second)
+
+        sim.emit_from(first, press=False)  # heard again: now the most recent
+        await frames_handled(hass, gateway, config_entry)
+        # Every pending sender counts as silent now: the least recently heard goes.
+        with patch(
+            "custom_components.espnow_gateway.peer_table.PENDING_STALE_AFTER", 0
+        ):
+            sim.emit_from(third, press=False)
+            await frames_handled(hass, gateway, config_entry)
+        await hass.async_block_till_done()
+        assert list(runtime.table.pending) == [first.mac, third.mac]
+        assert runtime.counters.pending_dropped == 1
+        assert flows() == flows_of(first, third)
 
 
 async def test_too_many_measurements(
