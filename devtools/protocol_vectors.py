@@ -200,7 +200,9 @@ def _peer_lists() -> list[Message]:
     )
     most = (MAX_BODY - PeerList.FIXED.size) // PeerEntry.LAYOUT.size  # 191 records
     return [
-        PeerList(11, 20, 7, (PeerEntry(BROADCAST, 0, 0), PeerEntry(_PEER, 0, encrypted))),
+        PeerList(
+            11, 20, 7, (PeerEntry(BROADCAST, 0, 0), PeerEntry(_PEER, 0, encrypted))
+        ),
         PeerList(1, 20, 7, ()),
         PeerList(2, 20, 7, (PeerEntry(BROADCAST, 0, 0), *full)),
         PeerList(65535, 255, 0, (PeerEntry(_PEER, 14, 0xFF),)),
