@@ -1,6 +1,6 @@
 """The same send tests against the simulator and the reference firmware's host gateway.
 
-The host gateway (firmware/host: the C core under ASan and UBSan, protocol 1.0) runs
+The host gateway (firmware/host: the C core under ASan and UBSan, protocol 1.1) runs
 as a process on its own pty; what it transmits comes back over UDP (``--air``), and a
 node is "in range" (acknowledges) once the gateway has heard it, as on a real radio.
 The simulator plays the same part in Python (``SimulatedGateway.air``, ``in_range``).
