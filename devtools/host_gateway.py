@@ -42,6 +42,7 @@ _READY: Final = re.compile(
     rb"espnow-gw-host: ready link=(\S+) radio=udp:127\.0\.0\.1:(\d+)\n"
 )
 _STATS: Final = re.compile(rb"espnow-gw-host: exit Stats (.*)")
+_RADIO: Final = re.compile(rb"espnow-gw-host: exit radio (.*)")
 
 
 def build(
@@ -91,6 +92,9 @@ class HostGateway:
         default_factory=lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     )
     exit_stats: dict[str, int] = field(default_factory=dict)
+    # The radio at exit: "peers" (mac/channel/flags records, by commas), "pmk" (hex),
+    # "pmk_sets" (SET_PMKs since the last reboot).
+    exit_radio: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def start(
@@ -144,7 +148,12 @@ class HostGateway:
         self.process.send_signal(signal.SIGHUP)
 
     def stop(self, timeout: float = 10.0) -> dict[str, int]:
-        """Stop the gateway; return its final STATS figures; raise if it failed."""
+        """Stop the gateway; return its final STATS figures; raise if it failed.
+
+        Once stopped, it returns the same figures again.
+        """
+        if self.process.returncode is not None and self._socket.fileno() < 0:
+            return self.exit_stats
         self._socket.close()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -166,6 +175,11 @@ class HostGateway:
                     item.split("=", 1) for item in match[1].decode().split()
                 )
             }
+        match = _RADIO.search(err)
+        if match:
+            self.exit_radio = dict(
+                item.split("=", 1) for item in match[1].decode().split()
+            )
         return self.exit_stats
 
     def __enter__(self) -> Self:

@@ -35,46 +35,47 @@ from espnowgw.messages import (
     CommandResult,
     FrameType,
     GetInfo,
+    GetPeers,
     Hello,
     Log,
     LogLevel,
     Message,
     Packet,
+    PeerEntry,
+    PeerList,
     Ping,
     Pong,
     RemovePeer,
     Send,
     SendResult,
     SetChannel,
+    SetPmk,
     Stats,
     Status,
     gateway_decoder,
     host_decoder,
 )
 
-PROTOCOL_1_1_TYPES: Final = frozenset(
-    {FrameType.PEER_LIST, FrameType.GET_PEERS, FrameType.SET_PMK}
-)
 PATH: Final = Path(__file__).resolve().parents[1] / "firmware" / "tests" / "vectors.txt"
 SEED: Final = 20261202
 STREAMS: Final = 24
 
 HEADER: Final = """\
-# Test vectors of the gateway link protocol 1.0 (docs/protocol.md).
+# Test vectors of the gateway link protocol 1.1 (docs/protocol.md).
 # Generated from the Python library (espnowgw) by `python -m devtools.protocol_vectors`;
 # do not edit. Read by firmware/tests (C) and tests/firmware (Python).
 #
 # One vector a line; fields are key=value, integers in decimal, MAC addresses, bytes
-# and text (UTF-8) in hex:
+# and text (UTF-8) in hex; PEER_LIST's records as mac/channel/flags, joined by commas:
 #
 # message <Name> <field>=<value>... frame=<hex>
 #     A message (Name and fields as in espnowgw.messages, in order) and its frame.
 # extended <Name> <field>=<value>... frame=<hex>
-#     A frame whose body carries bytes after the layout of protocol 1.0 (a later minor
-#     version): a receiver of 1.0 reads these fields and ignores the rest.
+#     A frame whose body carries bytes after the layout of protocol 1.1 (a later minor
+#     version): a receiver of 1.1 reads these fields and ignores the rest.
 # malformed type=<n> body=<hex>
-#     A body that the receiver must reject (too short, a tail beyond the body, a
-#     PACKET payload above 1470 bytes).
+#     A body that the receiver must reject (too short, a tail or records beyond the
+#     body, a PACKET payload above 1470 bytes).
 # stream in=<hex> flush=<0|1> out=<hex> frames=<n> header_errors=<n> oversize=<n>
 #        crc_errors=<n> bytes_skipped=<n> stale_partials=<n>
 #     A byte stream with damage: out is the concatenation of the frames (types 1-254)
@@ -90,6 +91,12 @@ _PEER: Final = mac_from_str("84:F7:03:12:34:56")
 def _value(value: object) -> str:
     if isinstance(value, bool):
         raise TypeError("no booleans in protocol messages")
+    if isinstance(value, tuple):  # PEER_LIST's records
+        return ",".join(
+            f"{p.mac.hex()}/{p.channel}/{p.flags}"
+            for p in value
+            if isinstance(p, PeerEntry)
+        )
     if isinstance(value, int):
         return str(value)
     if isinstance(value, bytes):
@@ -120,10 +127,13 @@ def messages() -> list[Message]:
         | Capability.ENCRYPTION
         | Capability.STATS
     )
-    every_cap = 0x7F  # every capability of protocol 1.0
+    caps_1_1 = caps | Capability.PEER_LIST | Capability.SET_PMK
+    every_cap = 0x1FF  # every capability of protocol 1.1
     out: list[Message] = [
         Hello(1, 0, _MAC, 1, 250, caps, "espnow-gw 1.0.0"),
-        Hello(1, 0, _MAC, 14, MAX_PAYLOAD, every_cap, ""),
+        Hello(1, 1, _MAC, 1, 250, caps_1_1, "espnow-gw 1.1.0"),
+        Hello(1, 0, _MAC, 14, MAX_PAYLOAD, 0x7F, ""),
+        Hello(1, 1, _MAC, 14, MAX_PAYLOAD, every_cap, ""),
         Hello(1, 3, _MAC, 6, 1470, every_cap | 0x80000000, "é" * 127 + "x"),
         Hello(2, 0, b"\x00" * 6, 0, 0, 0, "espnow-gw 2.0.0 (ünïcödé)"),
         Packet(_PEER, BROADCAST, -61, -95, 1, 0, 41, 12_345_678, b"\x01\x17\x2a"),
@@ -138,6 +148,9 @@ def messages() -> list[Message]:
         CommandResult(8, FrameType.SET_CHANNEL, Status.OK),
         CommandResult(9, FrameType.ADD_PEER, Status.PEER_TABLE_FULL),
         CommandResult(10, FrameType.REMOVE_PEER, Status.UNKNOWN_PEER),
+        CommandResult(12, FrameType.SET_PMK, Status.OK),
+        CommandResult(13, FrameType.SET_PMK, Status.NOT_SUPPORTED),
+        CommandResult(14, FrameType.GET_PEERS, Status.NOT_SUPPORTED),
         CommandResult(0, 0x99, 255),
         Pong(1),
         Pong(0),
@@ -165,12 +178,38 @@ def messages() -> list[Message]:
         AddPeer(16, BROADCAST, 0, 0xFF, b"\xff" * 16),
         RemovePeer(10, _PEER),
         RemovePeer(17, BROADCAST),
+        *_peer_lists(),
+        GetPeers(11),
+        GetPeers(0),
+        GetPeers(65535),
+        SetPmk(12, b"pmk1234567890123"),
+        SetPmk(18, bytes(16)),
+        SetPmk(19, bytes(range(0xF0, 0x100))),
     ]
-    # The vectors are protocol 1.0's, which the reference firmware implements; the
-    # types 1.1 added (docs/protocol.md 4.1) join them when the firmware does.
-    missing = set(MESSAGE_TYPES) - PROTOCOL_1_1_TYPES - {msg.TYPE for msg in out}
+    missing = set(MESSAGE_TYPES) - {msg.TYPE for msg in out}
     assert not missing, f"no vector for {missing}"
     return out
+
+
+def _peer_lists() -> list[Message]:
+    """PEER_LISTs: docs/protocol.md's example, none, a full ESP-NOW table, the most."""
+    encrypted = PeerEntry.FLAG_ENCRYPT
+    full = tuple(
+        PeerEntry(bytes((2, 0, 0, 0, 1, i)), i % 15, encrypted if i < 7 else 0)
+        for i in range(19)
+    )
+    most = (MAX_BODY - PeerList.FIXED.size) // PeerEntry.LAYOUT.size  # 191 records
+    return [
+        PeerList(
+            11, 20, 7, (PeerEntry(BROADCAST, 0, 0), PeerEntry(_PEER, 0, encrypted))
+        ),
+        PeerList(1, 20, 7, ()),
+        PeerList(2, 20, 7, (PeerEntry(BROADCAST, 0, 0), *full)),
+        PeerList(65535, 255, 0, (PeerEntry(_PEER, 14, 0xFF),)),
+        PeerList(
+            3, 0, 0, tuple(PeerEntry(_pattern(6, i), i, i & 1) for i in range(most))
+        ),
+    ]
 
 
 def _decoder_for(frame_type: int) -> FrameDecoder[Message]:
@@ -185,16 +224,20 @@ def _check_message(msg: Message, frame: bytes) -> None:
 
 
 def extended() -> list[tuple[Message, bytes]]:
-    """Messages whose frames carry extra bytes after the 1.0 layout."""
+    """Messages whose frames carry extra bytes after the 1.1 layout."""
     out: list[tuple[Message, bytes]] = []
     for msg in (
         Ping(5),
         GetInfo(),
-        Hello(1, 1, _MAC, 3, 250, 0x4F, "espnow-gw 1.1.0"),
+        Hello(1, 2, _MAC, 3, 250, 0x1CF, "espnow-gw 1.2.0"),
         Packet(_PEER, BROADCAST, -70, 0, 3, 0, 9, 1000, b"\x40\x02\xc4\x09"),
         Stats(1, 2, 3, 4, 5, 6, 7, 8, 9, 10),
         Send(6, _PEER, b"x"),
         AddPeer(7, _PEER, 1, 0, bytes(16)),
+        GetPeers(8),
+        SetPmk(9, b"pmk1234567890123"),
+        PeerList(10, 20, 7, (PeerEntry(BROADCAST, 0, 0),)),
+        PeerList(11, 20, 7, ()),
     ):
         frame = encode_frame(msg.TYPE, msg.body() + b"\x01\x02\x03")
         _check_message(msg, frame)
@@ -213,6 +256,9 @@ def malformed() -> list[tuple[int, bytes]]:
     bodies += [
         (FrameType.HELLO, Hello(1, 0, _MAC, 1, 250, 0, "abcde").body()[:-1]),
         (FrameType.LOG, bytes((LogLevel.INFO, 3)) + b"ab"),
+        (FrameType.PEER_LIST, struct.pack("<HBBB", 1, 20, 7, 1) + bytes(7)),
+        (FrameType.PEER_LIST, struct.pack("<HBBB", 1, 20, 7, 2) + bytes(8)),
+        (FrameType.PEER_LIST, struct.pack("<HBBB", 1, 20, 7, 255) + bytes(1528)),
         (FrameType.SEND, struct.pack("<H6sH", 1, _PEER, 3) + b"ab"),
         (FrameType.PACKET, Packet(_PEER, _MAC, 0, 0, 1, 0, 0, 0, b"abc").body()[:-1]),
         (

@@ -313,6 +313,46 @@ static uint8_t remove_peer(gw_t *gw, const gw_remove_peer_t *m)
     return gw->hal->remove_peer(gw->hal->ctx, m->mac);
 }
 
+/* GET_PEERS: the table as the radio has it, in one PEER_LIST. */
+static void on_get_peers(gw_t *gw, uint16_t request_id)
+{
+    const gw_hal_t *hal = gw->hal;
+    if (!(gw->cfg.capabilities & GW_CAP_PEER_LIST)) {
+        /* No PEER_LIST to refuse with: the refusal every command has. */
+        command_result(gw, request_id, GW_GET_PEERS, GW_NOT_SUPPORTED);
+        return;
+    }
+    gw_peer_t peer;
+    size_t count = 0;
+    bool more = hal->fetch_peer(hal->ctx, true, &peer);
+    for (; more && count < GW_PEER_LIST_MAX; count++) {
+        peer.flags &= GW_PEER_FLAG_ENCRYPT; /* the other bits are reserved */
+        gw_peer_record_write(gw->peer_records + count * GW_PEER_RECORD_SIZE, &peer);
+        more = hal->fetch_peer(hal->ctx, false, &peer);
+    }
+    gw_msg_t msg = {.type = GW_PEER_LIST};
+    msg.u.peer_list.request_id = request_id;
+    msg.u.peer_list.max_peers = gw->cfg.max_peers;
+    msg.u.peer_list.max_encrypted = gw->cfg.max_encrypted;
+    msg.u.peer_list.count = (uint8_t)count;
+    msg.u.peer_list.records = gw->peer_records;
+    answer(gw, &msg);
+    if (more) {
+        line_t line = {.len = 0};
+        put_text(&line, "peer list: more than ");
+        put_u32(&line, GW_PEER_LIST_MAX);
+        put_text(&line, " peers, the rest left out");
+        gw_log(gw, GW_LOG_WARNING, line.buf, line.len);
+    }
+}
+
+static uint8_t set_pmk(gw_t *gw, const gw_set_pmk_t *m)
+{
+    if (!(gw->cfg.capabilities & GW_CAP_SET_PMK))
+        return GW_NOT_SUPPORTED;
+    return gw->hal->set_pmk(gw->hal->ctx, m->pmk);
+}
+
 static void on_frame(void *ctx, uint8_t type, const uint8_t *body, uint16_t len)
 {
     gw_t *gw = ctx;
@@ -346,6 +386,12 @@ static void on_frame(void *ctx, uint8_t type, const uint8_t *body, uint16_t len)
         command_result(gw, msg.u.remove_peer.request_id, GW_REMOVE_PEER,
                        remove_peer(gw, &msg.u.remove_peer));
         break;
+    case GW_GET_PEERS:
+        on_get_peers(gw, msg.u.get_peers.request_id);
+        break;
+    case GW_SET_PMK:
+        command_result(gw, msg.u.set_pmk.request_id, GW_SET_PMK, set_pmk(gw, &msg.u.set_pmk));
+        break;
     default: /* a gateway -> host type: rejected above */
         break;
     }
@@ -360,6 +406,11 @@ void gw_init(gw_t *gw, const gw_hal_t *hal, const gw_config_t *cfg)
     gw->cfg = *cfg;
     if (gw->cfg.max_payload > GW_QUEUE_PAYLOAD)
         gw->cfg.max_payload = GW_QUEUE_PAYLOAD;
+    /* 1.1's capabilities only with their hooks: without, the gateway is 1.0's. */
+    if (hal->fetch_peer == NULL)
+        gw->cfg.capabilities &= ~(uint32_t)GW_CAP_PEER_LIST;
+    if (hal->set_pmk == NULL)
+        gw->cfg.capabilities &= ~(uint32_t)GW_CAP_SET_PMK;
     gw->channel = cfg->channel;
     gw_rx_init(&gw->rx);
     gw_queue_init(&gw->queue);

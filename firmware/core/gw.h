@@ -1,4 +1,4 @@
-/* The gateway: protocol 1.0 (docs/protocol.md) on top of a gw_hal_t.
+/* The gateway: protocol 1.1 (docs/protocol.md) on top of a gw_hal_t.
  *
  * Threads: one gateway task owns the gw_t and calls gw_boot(), gw_host_input(),
  * gw_service() and gw_log(). The radio's callbacks may run in another task (ESP-IDF's
@@ -27,6 +27,9 @@
 #ifndef GW_SEND_QUEUE
 #define GW_SEND_QUEUE 4u /* SENDs held (the first one in flight); BUSY beyond */
 #endif
+#ifndef GW_PEER_LIST_MAX
+#define GW_PEER_LIST_MAX 20u /* PEER_LIST records at most: ESP_NOW_MAX_TOTAL_PEER_NUM */
+#endif
 #define GW_SEND_TIMEOUT_US 1000000u   /* no send callback: answer ERROR */
 #define GW_PARTIAL_TIMEOUT_US 250000u /* silence that gives up a partial command */
 #define GW_ANSWER_DEADLINE_US 5000000u
@@ -36,6 +39,10 @@
 
 _Static_assert(GW_OUT_SIZE >= GW_OVERHEAD + 30u + GW_QUEUE_PAYLOAD + GW_OUT_RESERVE,
                "the output must hold a full PACKET and an answer");
+_Static_assert(GW_PEER_LIST_MAX >= 1u && GW_PEER_LIST_MAX <= GW_PEER_LIST_RECORDS_MAX &&
+                   GW_OVERHEAD + GW_PEER_LIST_FIXED + GW_PEER_RECORD_SIZE * GW_PEER_LIST_MAX <=
+                       GW_OUT_RESERVE,
+               "a full PEER_LIST must fit in one body and in the room kept for answers");
 _Static_assert((uint64_t)GW_SEND_QUEUE * GW_SEND_TIMEOUT_US < GW_ANSWER_DEADLINE_US,
                "every SEND must be answered within 5 s");
 
@@ -43,7 +50,10 @@ typedef struct gw_config {
     uint8_t mac[GW_MAC_LEN];    /* the station MAC: source of the gateway's frames */
     uint8_t channel;            /* at boot */
     uint16_t max_payload;       /* 250, or up to GW_QUEUE_PAYLOAD with ESP-NOW v2 */
-    uint32_t capabilities;      /* enum gw_capability bits really implemented */
+    uint32_t capabilities;      /* enum gw_capability bits really implemented; PEER_LIST
+                                   and SET_PMK are dropped unless the HAL has the hook */
+    uint8_t max_peers;          /* PEER_LIST: the radio's table, every entry (20) */
+    uint8_t max_encrypted;      /* PEER_LIST: of which encrypted at most (7) */
     const char *firmware;       /* name and version, NUL-terminated, for HELLO */
     uint32_t stats_interval_ms; /* STATS period (needs GW_CAP_STATS); 0: never */
 } gw_config_t;
@@ -91,9 +101,13 @@ typedef struct gw {
     atomic_uint_least32_t done_gen;
     atomic_uint_least32_t done_ok;
     atomic_uint_least32_t stray_callbacks;
+
+    uint8_t peer_records[GW_PEER_LIST_MAX * GW_PEER_RECORD_SIZE]; /* a PEER_LIST's */
 } gw_t;
 
-/* Set up; nothing is written yet. hal and cfg->firmware must outlive gw. */
+/* Set up; nothing is written yet. hal and cfg->firmware must outlive gw. The
+ * capabilities the gateway announces are cfg->capabilities without those whose HAL
+ * hook is NULL (gw->cfg.capabilities). */
 void gw_init(gw_t *gw, const gw_hal_t *hal, const gw_config_t *cfg);
 
 /* Start (or restart): sequence from 0, counters from 0, HELLO. Call it before the

@@ -209,6 +209,22 @@ gw_parse_result_t gw_msg_parse(uint8_t type, const uint8_t *body, size_t len, gw
         out->u.remove_peer.request_id = rd_u16(&r);
         rd_bytes(&r, out->u.remove_peer.mac, GW_MAC_LEN);
         break;
+    case GW_PEER_LIST: {
+        gw_peer_list_t *m = &out->u.peer_list;
+        m->request_id = rd_u16(&r);
+        m->max_peers = rd_u8(&r);
+        m->max_encrypted = rd_u8(&r);
+        m->count = rd_u8(&r);
+        m->records = rd_tail(&r, (size_t)m->count * GW_PEER_RECORD_SIZE);
+        break;
+    }
+    case GW_GET_PEERS:
+        out->u.get_peers.request_id = rd_u16(&r);
+        break;
+    case GW_SET_PMK:
+        out->u.set_pmk.request_id = rd_u16(&r);
+        rd_bytes(&r, out->u.set_pmk.pmk, GW_PMK_LEN);
+        break;
     default:
         return GW_UNKNOWN_TYPE;
     }
@@ -245,6 +261,14 @@ int gw_msg_body_size(const gw_msg_t *msg)
         return 26;
     case GW_REMOVE_PEER:
         return 8;
+    case GW_PEER_LIST:
+        return msg->u.peer_list.count <= GW_PEER_LIST_RECORDS_MAX
+                   ? (int)(GW_PEER_LIST_FIXED + GW_PEER_RECORD_SIZE * msg->u.peer_list.count)
+                   : -1;
+    case GW_GET_PEERS:
+        return 2;
+    case GW_SET_PMK:
+        return 2 + GW_PMK_LEN;
     default:
         return -1;
     }
@@ -340,6 +364,22 @@ size_t gw_msg_encode_body(const gw_msg_t *msg, uint8_t *out)
         p = wr_u16(p, msg->u.remove_peer.request_id);
         p = wr_bytes(p, msg->u.remove_peer.mac, GW_MAC_LEN);
         break;
+    case GW_PEER_LIST: {
+        const gw_peer_list_t *m = &msg->u.peer_list;
+        p = wr_u16(p, m->request_id);
+        p = wr_u8(p, m->max_peers);
+        p = wr_u8(p, m->max_encrypted);
+        p = wr_u8(p, m->count);
+        p = wr_bytes(p, m->records, (size_t)m->count * GW_PEER_RECORD_SIZE);
+        break;
+    }
+    case GW_GET_PEERS:
+        p = wr_u16(p, msg->u.get_peers.request_id);
+        break;
+    case GW_SET_PMK:
+        p = wr_u16(p, msg->u.set_pmk.request_id);
+        p = wr_bytes(p, msg->u.set_pmk.pmk, GW_PMK_LEN);
+        break;
     default:
         break;
     }
@@ -354,6 +394,21 @@ size_t gw_msg_encode(const gw_msg_t *msg, uint8_t *out, size_t room)
     size_t body = gw_msg_encode_body(msg, out + GW_HEADER_SIZE);
     gw_frame_seal(out, msg->type, (uint16_t)body);
     return body + GW_OVERHEAD;
+}
+
+void gw_peer_record_read(const uint8_t *records, size_t index, gw_peer_t *out)
+{
+    const uint8_t *at = records + index * GW_PEER_RECORD_SIZE;
+    memcpy(out->mac, at, GW_MAC_LEN);
+    out->channel = at[6];
+    out->flags = at[7];
+}
+
+uint8_t *gw_peer_record_write(uint8_t *out, const gw_peer_t *peer)
+{
+    out = wr_bytes(out, peer->mac, GW_MAC_LEN);
+    out = wr_u8(out, peer->channel);
+    return wr_u8(out, peer->flags);
 }
 
 const char *gw_msg_name(uint8_t type)
@@ -385,6 +440,12 @@ const char *gw_msg_name(uint8_t type)
         return "AddPeer";
     case GW_REMOVE_PEER:
         return "RemovePeer";
+    case GW_PEER_LIST:
+        return "PeerList";
+    case GW_GET_PEERS:
+        return "GetPeers";
+    case GW_SET_PMK:
+        return "SetPmk";
     default:
         return NULL;
     }

@@ -1,4 +1,4 @@
-/* Messages of the gateway link protocol 1.0 (docs/protocol.md, section 3): the
+/* Messages of the gateway link protocol 1.1 (docs/protocol.md, section 3): the
  * constants, one struct per message, and a parser and an encoder for every type in
  * both directions (the gateway needs only half of them; the tests and the host tools
  * use the rest, and a linker with --gc-sections drops what a firmware does not call).
@@ -16,11 +16,12 @@
 #include "gw_frame.h"
 
 #define GW_PROTOCOL_MAJOR 1u
-#define GW_PROTOCOL_MINOR 0u
+#define GW_PROTOCOL_MINOR 1u /* 1.1: GET_PEERS/PEER_LIST, SET_PMK */
 #define GW_MAX_PAYLOAD 1470u /* ESP-NOW v2; v1 peers send at most 250 */
 #define GW_V1_PAYLOAD 250u
 #define GW_MAC_LEN 6u
 #define GW_LMK_LEN 16u
+#define GW_PMK_LEN 16u
 #define GW_TEXT_MAX 255u
 
 enum gw_type {
@@ -31,12 +32,15 @@ enum gw_type {
     GW_COMMAND_RESULT = 0x05,
     GW_PONG = 0x06,
     GW_LOG = 0x07,
+    GW_PEER_LIST = 0x08, /* 1.1 */
     GW_PING = 0x81,
     GW_GET_INFO = 0x82,
     GW_SET_CHANNEL = 0x83,
     GW_SEND = 0x84,
     GW_ADD_PEER = 0x85,
     GW_REMOVE_PEER = 0x86,
+    GW_GET_PEERS = 0x87, /* 1.1 */
+    GW_SET_PMK = 0x88,   /* 1.1 */
 };
 
 enum gw_capability {
@@ -47,6 +51,8 @@ enum gw_capability {
     GW_CAP_ESPNOW_V2 = 0x10,
     GW_CAP_NOISE_FLOOR = 0x20,
     GW_CAP_STATS = 0x40,
+    GW_CAP_PEER_LIST = 0x80, /* 1.1: GET_PEERS, answered by PEER_LIST */
+    GW_CAP_SET_PMK = 0x100,  /* 1.1: SET_PMK */
 };
 
 enum gw_status {
@@ -69,6 +75,11 @@ enum gw_log_level {
 };
 
 #define GW_ADD_PEER_FLAG_ENCRYPT 0x01u
+#define GW_PEER_FLAG_ENCRYPT 0x01u /* PEER_LIST record: encrypted */
+#define GW_PEER_RECORD_SIZE 8u     /* mac[6] channel flags */
+#define GW_PEER_LIST_FIXED 5u
+/* The most records a PEER_LIST body can carry within GW_MAX_BODY (191). */
+#define GW_PEER_LIST_RECORDS_MAX ((GW_MAX_BODY - GW_PEER_LIST_FIXED) / GW_PEER_RECORD_SIZE)
 
 typedef struct gw_hello {
     uint8_t protocol_major;
@@ -154,6 +165,27 @@ typedef struct gw_remove_peer {
     uint8_t mac[GW_MAC_LEN];
 } gw_remove_peer_t;
 
+/* One entry of the radio's peer table: a PEER_LIST record. */
+typedef struct gw_peer {
+    uint8_t mac[GW_MAC_LEN];
+    uint8_t channel; /* as registered; 0: the gateway's current channel */
+    uint8_t flags;   /* GW_PEER_FLAG_ENCRYPT; other bits reserved, 0 */
+} gw_peer_t;
+
+typedef struct gw_peer_list {
+    uint16_t request_id;
+    uint8_t max_peers;     /* capacity of the table, every entry */
+    uint8_t max_encrypted; /* of which encrypted at most */
+    uint8_t count;         /* records */
+    const uint8_t *records; /* count x GW_PEER_RECORD_SIZE bytes as on the wire: read
+                              them with gw_peer_record_read() */
+} gw_peer_list_t;
+
+typedef struct gw_set_pmk {
+    uint16_t request_id;
+    uint8_t pmk[GW_PMK_LEN];
+} gw_set_pmk_t;
+
 typedef struct gw_msg {
     uint8_t type; /* enum gw_type */
     union {
@@ -169,12 +201,15 @@ typedef struct gw_msg {
         gw_send_t send;
         gw_add_peer_t add_peer;
         gw_remove_peer_t remove_peer;
+        gw_peer_list_t peer_list;
+        gw_request_id_t get_peers;
+        gw_set_pmk_t set_pmk;
     } u;
 } gw_msg_t;
 
 typedef enum gw_parse_result {
     GW_PARSED = 0,
-    GW_UNKNOWN_TYPE = 1, /* not a type of protocol 1.0 */
+    GW_UNKNOWN_TYPE = 1, /* not a type of protocol 1.1 */
     GW_MALFORMED = 2,    /* shorter than the fixed part, or a tail beyond the body */
 } gw_parse_result_t;
 
@@ -191,6 +226,11 @@ size_t gw_msg_encode_body(const gw_msg_t *msg, uint8_t *out);
 /* Encode a complete frame into out (room bytes); return its size, or 0 if the
  * message cannot be encoded or does not fit. */
 size_t gw_msg_encode(const gw_msg_t *msg, uint8_t *out, size_t room);
+
+/* The record at index of a PEER_LIST's records; write one (GW_PEER_RECORD_SIZE bytes)
+ * and return the end. */
+void gw_peer_record_read(const uint8_t *records, size_t index, gw_peer_t *out);
+uint8_t *gw_peer_record_write(uint8_t *out, const gw_peer_t *peer);
 
 /* Message names as in the Python library ("Hello", "SetChannel", ...); NULL if
  * unknown. */

@@ -4,12 +4,19 @@
  * gw_service()), except now_us(), which the receive path calls too.
  *
  * Results are enum gw_status values: GW_OK, or the status the host should see.
+ *
+ * The hooks of protocol 1.1 (fetch_peer, set_pmk) are optional: a HAL that leaves one
+ * NULL gets a gateway whose HELLO leaves out its capability bit (PEER_LIST, SET_PMK)
+ * and which answers the command NOT_SUPPORTED, as for any command it cannot carry out.
  */
 #ifndef GW_HAL_H
 #define GW_HAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "gw_msg.h"
 
 typedef struct gw_hal {
     void *ctx; /* passed to every function */
@@ -39,6 +46,18 @@ typedef struct gw_hal {
     /* Free heap now and the lowest since boot, bytes. */
     uint32_t (*free_heap)(void *ctx);
     uint32_t (*min_free_heap)(void *ctx);
+
+    /* 1.1, optional (GET_PEERS). Walk the radio's peer table, every entry (the
+     * broadcast one included): first = true gives the first entry, first = false the
+     * one after the entry given last; false once there is none left. The core walks
+     * the table in one go while it answers one GET_PEERS (nothing changes the table
+     * meanwhile), and calls it at most GW_PEER_LIST_MAX + 1 times. out->flags:
+     * GW_PEER_FLAG_ENCRYPT for an encrypted peer; out->channel as registered. */
+    bool (*fetch_peer)(void *ctx, bool first, gw_peer_t *out);
+
+    /* 1.1, optional (SET_PMK). Set the primary master key, GW_PMK_LEN bytes, for the
+     * peers registered from now on; kept until the gateway restarts. */
+    uint8_t (*set_pmk)(void *ctx, const uint8_t pmk[GW_PMK_LEN]);
 } gw_hal_t;
 
 #endif

@@ -127,6 +127,29 @@ size_t gw_msg_format(const gw_msg_t *msg, char *out, size_t room)
         add_uint(&t, "request_id", msg->u.remove_peer.request_id);
         add_hex(&t, "mac", msg->u.remove_peer.mac, GW_MAC_LEN);
         break;
+    case GW_PEER_LIST: {
+        const gw_peer_list_t *m = &msg->u.peer_list;
+        add_uint(&t, "request_id", m->request_id);
+        add_uint(&t, "max_peers", m->max_peers);
+        add_uint(&t, "max_encrypted", m->max_encrypted);
+        add(&t, " peers=");
+        for (size_t i = 0; i < m->count; i++) {
+            gw_peer_t peer;
+            gw_peer_record_read(m->records, i, &peer);
+            add(&t, "%s", i ? "," : "");
+            for (size_t b = 0; b < GW_MAC_LEN; b++)
+                add(&t, "%02x", peer.mac[b]);
+            add(&t, "/%u/%u", peer.channel, peer.flags);
+        }
+        break;
+    }
+    case GW_GET_PEERS:
+        add_uint(&t, "request_id", msg->u.get_peers.request_id);
+        break;
+    case GW_SET_PMK:
+        add_uint(&t, "request_id", msg->u.set_pmk.request_id);
+        add_hex(&t, "pmk", msg->u.set_pmk.pmk, GW_PMK_LEN);
+        break;
     default:
         break;
     }

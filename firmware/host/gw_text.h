@@ -1,6 +1,7 @@
 /* Messages as text, "Name field=value ...", in the notation of the shared test
  * vectors (firmware/tests/vectors.txt): field names of espnowgw.messages, integers in
- * decimal, MACs, bytes and text in hex. Used by the tests and by --trace. */
+ * decimal, MACs, bytes and text in hex; PEER_LIST records as mac/channel/flags joined
+ * by commas. Used by the tests and by --trace. */
 #ifndef GW_TEXT_H
 #define GW_TEXT_H
 

@@ -117,7 +117,8 @@ static uint8_t add_peer(void *ctx, const uint8_t mac[6], uint8_t channel, const 
         peer = &h->peers[h->npeers++];
         memcpy(peer->mac, mac, 6);
     }
-    peer->encrypted = encrypt; /* an existing peer is updated (esp_now_mod_peer) */
+    peer->channel = channel; /* an existing peer is updated (esp_now_mod_peer) */
+    peer->encrypted = encrypt;
     return GW_OK;
 }
 
@@ -128,6 +129,28 @@ static uint8_t remove_peer(void *ctx, const uint8_t mac[6])
     if (!peer)
         return GW_UNKNOWN_PEER;
     *peer = h->peers[--h->npeers];
+    return GW_OK;
+}
+
+static bool fetch_peer(void *ctx, bool first, gw_peer_t *out)
+{
+    host_t *h = ctx;
+    if (first)
+        h->fetch_next = 0;
+    if (h->fetch_next >= h->npeers)
+        return false;
+    const host_peer_t *peer = &h->peers[h->fetch_next++];
+    memcpy(out->mac, peer->mac, 6);
+    out->channel = peer->channel;
+    out->flags = peer->encrypted ? GW_PEER_FLAG_ENCRYPT : 0;
+    return true;
+}
+
+static uint8_t set_pmk(void *ctx, const uint8_t pmk[GW_PMK_LEN])
+{
+    host_t *h = ctx;
+    memcpy(h->pmk, pmk, GW_PMK_LEN); /* esp_now_set_pmk(): any 16 bytes */
+    h->pmk_sets++;
     return GW_OK;
 }
 
@@ -158,7 +181,7 @@ static uint32_t min_free_heap(void *ctx)
 
 /* ---- the simulation ----------------------------------------------------------------- */
 
-void host_init(host_t *h, gw_t *gw, int link_fd, uint8_t channel)
+void host_init(host_t *h, gw_t *gw, int link_fd, uint8_t channel, bool hooks_1_1)
 {
     memset(h, 0, sizeof *h);
     h->hal = (gw_hal_t){
@@ -171,6 +194,8 @@ void host_init(host_t *h, gw_t *gw, int link_fd, uint8_t channel)
         .now_us = now_us,
         .free_heap = free_heap,
         .min_free_heap = min_free_heap,
+        .fetch_peer = hooks_1_1 ? fetch_peer : NULL,
+        .set_pmk = hooks_1_1 ? set_pmk : NULL,
     };
     h->gw = gw;
     h->link_fd = link_fd;
@@ -183,6 +208,8 @@ void host_init(host_t *h, gw_t *gw, int link_fd, uint8_t channel)
     /* The firmware registers the broadcast peer at boot. */
     memcpy(h->peers[0].mac, BROADCAST, 6);
     h->npeers = 1;
+    _Static_assert(sizeof HOST_DEFAULT_PMK - 1 == GW_PMK_LEN, "a PMK is 16 bytes");
+    memcpy(h->pmk, HOST_DEFAULT_PMK, GW_PMK_LEN);
 }
 
 void host_radio_record(host_t *h, const radio_record_t *record)

@@ -6,7 +6,9 @@
  * kept: 20 peers at most (the broadcast peer, registered at boot, included), 7 of
  * them encrypted; a unicast SEND needs a registered peer and is acknowledged if that
  * peer has been heard on the radio; results come back asynchronously, like the send
- * callback; the radio hears only its own channel.
+ * callback; the radio hears only its own channel. The table is listed (GET_PEERS) as
+ * it stands, broadcast entry included; SET_PMK replaces the built-in key
+ * (HOST_DEFAULT_PMK, ESP-IDF's example key) until the next reboot.
  */
 #ifndef HAL_HOST_H
 #define HAL_HOST_H
@@ -20,6 +22,7 @@
 #define HOST_MAX_PEERS 20u
 #define HOST_MAX_ENCRYPTED 7u
 #define HOST_HEARD 64u
+#define HOST_DEFAULT_PMK "pmk1234567890123"
 #define HOST_HEAP 262144u /* notional heap the STATS report: a host has no such figure */
 
 /* A radio record, as it arrives on the UDP socket or in a file (little-endian):
@@ -39,6 +42,7 @@ size_t radio_record_parse(const uint8_t *data, size_t len, radio_record_t *out);
 
 typedef struct host_peer {
     uint8_t mac[6];
+    uint8_t channel; /* as registered: 0 or the channel then */
     bool encrypted;
 } host_peer_t;
 
@@ -52,6 +56,9 @@ typedef struct host {
     uint8_t channel;
     host_peer_t peers[HOST_MAX_PEERS];
     unsigned npeers;
+    unsigned fetch_next; /* fetch_peer()'s cursor */
+    uint8_t pmk[GW_PMK_LEN];
+    uint32_t pmk_sets; /* SET_PMKs carried out since the last reboot */
     uint8_t heard[HOST_HEARD][6];
     unsigned nheard, heard_next;
     uint32_t min_heap;
@@ -67,7 +74,10 @@ typedef struct host {
     void (*trace)(struct host *host, const uint8_t *data, size_t len); /* output copy */
 } host_t;
 
-void host_init(host_t *host, gw_t *gw, int link_fd, uint8_t channel);
+/* Set up (and at every reboot): the broadcast peer only, the built-in PMK. With
+ * hooks_1_1 false the HAL has no fetch_peer and no set_pmk (a gateway of 1.0's
+ * capabilities). */
+void host_init(host_t *host, gw_t *gw, int link_fd, uint8_t channel, bool hooks_1_1);
 
 /* A radio record arrived: hand it to the gateway unless it is on another channel. */
 void host_radio_record(host_t *host, const radio_record_t *record);

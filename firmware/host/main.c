@@ -22,7 +22,7 @@
 #include "gw_text.h"
 #include "hal_host.h"
 
-#define VERSION "espnow-gw-host 1.0.0"
+#define VERSION "espnow-gw-host 1.1.0"
 #define DATAGRAMS_PER_WAKEUP 64
 
 typedef struct options {
@@ -38,6 +38,7 @@ typedef struct options {
     const char *firmware;
     bool trace;
     bool exit_when_idle;
+    bool hal_1_0;
 } options_t;
 
 static gw_t gw; /* about 70 KB: static, as on the device */
@@ -73,6 +74,8 @@ static void usage(FILE *to)
           "  --firmware TEXT      firmware name in HELLO (default \"" VERSION "\")\n"
           "  --trace              print every frame in and out on stderr\n"
           "  --exit-when-idle     exit once stdin and the radio file are done and all is written\n"
+          "  --hal-1.0            a HAL without protocol 1.1's hooks: HELLO without PEER_LIST and\n"
+          "                       SET_PMK, which are answered NOT_SUPPORTED\n"
           "Signals: SIGHUP reboots the gateway (HELLO, sequence from 0); SIGTERM/SIGINT stop it.\n",
           to);
 }
@@ -119,6 +122,9 @@ static void parse_args(int argc, char **argv, options_t *o)
             takes = false;
         } else if (!strcmp(a, "--exit-when-idle")) {
             o->exit_when_idle = true;
+            takes = false;
+        } else if (!strcmp(a, "--hal-1.0")) {
+            o->hal_1_0 = true;
             takes = false;
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
@@ -321,6 +327,16 @@ static void print_stats(const char *when)
             when, text, (unsigned long long)host.link_bytes,
             (unsigned long long)host.off_channel, (unsigned long long)host.bad_records,
             gw.answers_lost);
+    fprintf(stderr, "espnow-gw-host: %s radio peers=", when);
+    for (unsigned i = 0; i < host.npeers; i++)
+        fprintf(stderr, "%s%02x%02x%02x%02x%02x%02x/%u/%u", i ? "," : "", host.peers[i].mac[0],
+                host.peers[i].mac[1], host.peers[i].mac[2], host.peers[i].mac[3],
+                host.peers[i].mac[4], host.peers[i].mac[5], host.peers[i].channel,
+                host.peers[i].encrypted ? 1u : 0u);
+    fprintf(stderr, " pmk=");
+    for (unsigned i = 0; i < GW_PMK_LEN; i++)
+        fprintf(stderr, "%02x", host.pmk[i]);
+    fprintf(stderr, " pmk_sets=%u\n", host.pmk_sets);
 }
 
 int main(int argc, char **argv)
@@ -361,12 +377,15 @@ int main(int argc, char **argv)
         .channel = o.channel,
         .max_payload = o.max_payload,
         .capabilities = GW_CAP_SEND | GW_CAP_PEERS | GW_CAP_SET_CHANNEL | GW_CAP_ENCRYPTION |
-                        GW_CAP_STATS | (o.max_payload > GW_V1_PAYLOAD ? GW_CAP_ESPNOW_V2 : 0),
+                        GW_CAP_STATS | (o.max_payload > GW_V1_PAYLOAD ? GW_CAP_ESPNOW_V2 : 0) |
+                        GW_CAP_PEER_LIST | GW_CAP_SET_PMK, /* without their hooks: dropped */
+        .max_peers = HOST_MAX_PEERS,
+        .max_encrypted = HOST_MAX_ENCRYPTED,
         .firmware = o.firmware,
         .stats_interval_ms = o.stats_interval_ms,
     };
     memcpy(cfg.mac, o.mac, 6);
-    host_init(&host, &gw, out_fd, o.channel);
+    host_init(&host, &gw, out_fd, o.channel, !o.hal_1_0);
     if (o.air)
         open_air(o.air);
     if (o.trace) {
@@ -386,7 +405,7 @@ int main(int argc, char **argv)
             reboot_signal = 0;
             if (host.air_fd >= 0)
                 close(host.air_fd);
-            host_init(&host, &gw, out_fd, o.channel);
+            host_init(&host, &gw, out_fd, o.channel, !o.hal_1_0);
             if (o.air)
                 open_air(o.air);
             if (o.trace)

@@ -52,6 +52,26 @@ static uint8_t remove_peer(void *ctx, const uint8_t mac[6])
     return f->peer_status;
 }
 
+static bool fetch_peer(void *ctx, bool first, gw_peer_t *out)
+{
+    fake_t *f = ctx;
+    f->fetches++;
+    if (first)
+        f->fetch_next = 0;
+    if (f->fetch_next >= f->npeers)
+        return false;
+    *out = f->peers[f->fetch_next++];
+    return true;
+}
+
+static uint8_t set_pmk(void *ctx, const uint8_t pmk[GW_PMK_LEN])
+{
+    fake_t *f = ctx;
+    f->pmks++;
+    memcpy(f->pmk, pmk, GW_PMK_LEN);
+    return f->pmk_status;
+}
+
 static uint64_t now_us(void *ctx)
 {
     return ((fake_t *)ctx)->now;
@@ -75,11 +95,20 @@ void fake_init(fake_t *f)
         .now_us = now_us,
         .free_heap = heap,
         .min_free_heap = heap,
+        .fetch_peer = fetch_peer,
+        .set_pmk = set_pmk,
     };
     f->now = 1000000u;
     f->write_limit = (size_t)-1;
     f->heap = 200000u;
     gw_rx_init(&f->rx);
+}
+
+void fake_init_1_0(fake_t *f)
+{
+    fake_init(f);
+    f->hal.fetch_peer = NULL;
+    f->hal.set_pmk = NULL;
 }
 
 static void collect(void *ctx, uint8_t type, const uint8_t *body, uint16_t len)
@@ -139,7 +168,9 @@ gw_config_t fake_config(void)
         .channel = 1,
         .max_payload = 250,
         .capabilities = GW_CAP_SEND | GW_CAP_PEERS | GW_CAP_SET_CHANNEL | GW_CAP_ENCRYPTION |
-                        GW_CAP_STATS,
+                        GW_CAP_STATS | GW_CAP_PEER_LIST | GW_CAP_SET_PMK,
+        .max_peers = 20,
+        .max_encrypted = 7,
         .firmware = "espnow-gw test",
         .stats_interval_ms = 10000,
     };

@@ -12,6 +12,7 @@
 
 #define FAKE_OUT_SIZE (1u << 20)
 #define FAKE_MAX_MSGS 4096u
+#define FAKE_MAX_PEERS 64u
 
 typedef struct fake {
     gw_hal_t hal;
@@ -33,9 +34,21 @@ typedef struct fake {
     bool last_encrypted;
     uint8_t last_lmk[16];
     uint32_t heap;
+    /* 1.1: the table fetch_peer() walks (the test fills it), and SET_PMK */
+    gw_peer_t peers[FAKE_MAX_PEERS];
+    size_t npeers;
+    size_t fetch_next;
+    int fetches; /* fetch_peer() calls */
+    uint8_t pmk_status; /* what set_pmk() returns */
+    int pmks;
+    uint8_t pmk[GW_PMK_LEN];
 } fake_t;
 
+/* Every hook, those of protocol 1.1 included. */
 void fake_init(fake_t *f);
+
+/* Without fetch_peer and set_pmk: a HAL written for protocol 1.0. */
+void fake_init_1_0(fake_t *f);
 
 /* Decoded messages written since the last call; tails point into bodies. */
 typedef struct fake_msgs {

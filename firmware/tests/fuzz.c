@@ -31,14 +31,14 @@ static gw_t gw;
 static fake_msgs_t out;
 static uint8_t input[8 * GW_MAX_FRAME]; /* two inputs of up to four frames */
 
-static const uint8_t host_types[] = {GW_PING, GW_GET_INFO, GW_SET_CHANNEL, GW_SEND,
-                                     GW_ADD_PEER, GW_REMOVE_PEER};
+static const uint8_t host_types[] = {GW_PING,     GW_GET_INFO,    GW_SET_CHANNEL, GW_SEND,
+                                     GW_ADD_PEER, GW_REMOVE_PEER, GW_GET_PEERS,   GW_SET_PMK};
 
 /* A frame with a good header and CRC around a random body of a plausible size. */
 static size_t good_frame(uint8_t *at)
 {
     uint8_t type = below(8) ? host_types[below(sizeof host_types)] : (uint8_t)(1 + below(254));
-    static const uint16_t sizes[] = {0, 1, 2, 3, 8, 9, 10, 26, 27, 250, 1480, 1536};
+    static const uint16_t sizes[] = {0, 1, 2, 3, 8, 9, 10, 17, 18, 26, 27, 250, 1480, 1536};
     uint16_t len = below(4) ? sizes[below(sizeof sizes / sizeof sizes[0])] : (uint16_t)below(64);
     for (uint16_t i = 0; i < len; i++)
         at[GW_HEADER_SIZE + i] = (uint8_t)rnd();
@@ -167,7 +167,7 @@ static int parser_round_trips(void)
 {
     uint8_t type = host_types[below(sizeof host_types)];
     if (below(2))
-        type = (uint8_t)(1 + below(7));
+        type = (uint8_t)(1 + below(8));
     size_t len = below(4) ? below(40) : below(GW_MAX_BODY + 1);
     for (size_t i = 0; i < len; i++)
         input[i] = (uint8_t)rnd();
@@ -228,6 +228,13 @@ int main(int argc, char **argv)
         if (below(3) == 0)
             gw_radio_sent(&gw, below(2) ? gw.send_dst : NULL, below(2));
         fake.send_status = below(5) ? GW_OK : (uint8_t)below(8);
+        fake.pmk_status = below(5) ? GW_OK : (uint8_t)below(8);
+        if (below(16) == 0) { /* the radio's table changes: up to more than a PEER_LIST holds */
+            fake.npeers = below(FAKE_MAX_PEERS + 1);
+            for (size_t p = 0; p < fake.npeers; p++)
+                for (size_t b = 0; b < sizeof fake.peers[p]; b++)
+                    ((uint8_t *)&fake.peers[p])[b] = (uint8_t)rnd();
+        }
         fake.now += below(4) ? below(5000) : below(400000);
         gw_service(&gw);
         if (check_output() || decoder_is_split_invariant() || parser_round_trips()) {

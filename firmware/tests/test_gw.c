@@ -20,6 +20,16 @@ static void start_with(const gw_config_t *cfg)
     gw_boot(&gw);
 }
 
+/* A HAL written for protocol 1.0: no fetch_peer, no set_pmk. */
+static void start_1_0(void)
+{
+    gw_config_t cfg = fake_config();
+    fake_init_1_0(&fake);
+    gw_init(&gw, &fake.hal, &cfg);
+    gw_boot(&gw);
+    fake_read(&fake, &out);
+}
+
 static void start(void)
 {
     gw_config_t cfg = fake_config();
@@ -102,11 +112,13 @@ static void boot_sends_hello_then_a_log(void)
     CHECK_EQ(out.msg[0].type, GW_HELLO);
     const gw_hello_t *h = &out.msg[0].u.hello;
     CHECK_EQ(h->protocol_major, 1);
-    CHECK_EQ(h->protocol_minor, 0);
+    CHECK_EQ(h->protocol_minor, 1);
     CHECK(memcmp(h->mac, cfg.mac, 6) == 0);
     CHECK_EQ(h->channel, 1);
     CHECK_EQ(h->max_payload, 250);
     CHECK_EQ(h->capabilities, cfg.capabilities);
+    CHECK(h->capabilities & GW_CAP_PEER_LIST);
+    CHECK(h->capabilities & GW_CAP_SET_PMK);
     CHECK(h->firmware_len == strlen(cfg.firmware) && memcmp(h->firmware, cfg.firmware, h->firmware_len) == 0);
     CHECK_EQ(out.msg[1].type, GW_LOG);
     CHECK_EQ(out.msg[1].u.log.level, GW_LOG_INFO);
@@ -265,6 +277,175 @@ static void remove_peer_reports_the_radio(void)
     CHECK_EQ(command_result()->command, GW_REMOVE_PEER);
     CHECK_EQ(command_result()->status, GW_UNKNOWN_PEER);
     CHECK(memcmp(fake.last_dst, PEER, 6) == 0);
+}
+
+/* ---- GET_PEERS and SET_PMK (1.1) ------------------------------------------------- */
+
+static void get_peers(uint16_t id)
+{
+    gw_msg_t msg = {.type = GW_GET_PEERS};
+    msg.u.get_peers.request_id = id;
+    fake_command(&gw, &msg);
+    service_and_read();
+}
+
+static void set_pmk(uint16_t id, const char *key)
+{
+    gw_msg_t msg = {.type = GW_SET_PMK};
+    msg.u.set_pmk.request_id = id;
+    memcpy(msg.u.set_pmk.pmk, key, GW_PMK_LEN);
+    fake_command(&gw, &msg);
+    service_and_read();
+}
+
+static void fake_peer(const uint8_t *mac, uint8_t channel, uint8_t flags)
+{
+    gw_peer_t *peer = &fake.peers[fake.npeers++];
+    memcpy(peer->mac, mac, 6);
+    peer->channel = channel;
+    peer->flags = flags;
+}
+
+static const gw_peer_list_t *peer_list(void)
+{
+    const gw_msg_t *m = fake_find(&out, GW_PEER_LIST);
+    CHECK(m != NULL);
+    static const gw_peer_list_t none = {0xFFFF, 0, 0, 0, NULL};
+    return m ? &m->u.peer_list : &none;
+}
+
+static void get_peers_lists_the_radio_table(void)
+{
+    start();
+    fake_peer(BCAST, 0, 0);
+    fake_peer(PEER, 6, GW_PEER_FLAG_ENCRYPT | 0xF0u); /* reserved bits: not passed on */
+    get_peers(11);
+    CHECK_EQ(out.n, 1);
+    const gw_peer_list_t *list = peer_list();
+    CHECK_EQ(list->request_id, 11);
+    CHECK_EQ(list->max_peers, 20);
+    CHECK_EQ(list->max_encrypted, 7);
+    CHECK_EQ(list->count, 2);
+    gw_peer_t peer = {{0}, 0xFF, 0xFF};
+    if (list->count == 2) {
+        gw_peer_record_read(list->records, 0, &peer);
+        CHECK(memcmp(peer.mac, BCAST, 6) == 0);
+        CHECK_EQ(peer.channel, 0);
+        CHECK_EQ(peer.flags, 0);
+        gw_peer_record_read(list->records, 1, &peer);
+        CHECK(memcmp(peer.mac, PEER, 6) == 0);
+        CHECK_EQ(peer.channel, 6);
+        CHECK_EQ(peer.flags, GW_PEER_FLAG_ENCRYPT);
+    }
+    CHECK_EQ(fake.fetches, 3); /* two entries, then the end */
+
+    /* An empty table (the radio has not even the broadcast entry): no records. */
+    fake.npeers = 0;
+    get_peers(12);
+    CHECK_EQ(peer_list()->request_id, 12);
+    CHECK_EQ(peer_list()->count, 0);
+    CHECK_EQ(stats_now()->host_frames_bad, 0);
+}
+
+static void get_peers_is_bounded(void)
+{
+    start();
+    for (uint8_t i = 0; i < 30; i++)
+        fake_peer((const uint8_t[6]){0x02, 0, 0, 0, 0, i}, 0, 0);
+    get_peers(1);
+    CHECK_EQ(peer_list()->count, GW_PEER_LIST_MAX);
+    CHECK_EQ(fake.fetches, GW_PEER_LIST_MAX + 1); /* never past what fits */
+    const gw_msg_t *log = fake_find(&out, GW_LOG);
+    CHECK(log != NULL && log->u.log.level == GW_LOG_WARNING);
+    gw_peer_t last;
+    gw_peer_record_read(peer_list()->records, GW_PEER_LIST_MAX - 1, &last);
+    CHECK_EQ(last.mac[5], GW_PEER_LIST_MAX - 1);
+}
+
+static void set_pmk_passes_the_key(void)
+{
+    start();
+    set_pmk(12, "pmk1234567890123");
+    CHECK_EQ(command_result()->request_id, 12);
+    CHECK_EQ(command_result()->command, GW_SET_PMK);
+    CHECK_EQ(command_result()->status, GW_OK);
+    CHECK_EQ(fake.pmks, 1);
+    CHECK(memcmp(fake.pmk, "pmk1234567890123", 16) == 0);
+    fake.pmk_status = GW_ERROR; /* the radio refuses (ESP-NOW not initialised) */
+    set_pmk(13, "0123456789abcdef");
+    CHECK_EQ(command_result()->status, GW_ERROR);
+    CHECK_EQ(fake.pmks, 2);
+}
+
+static void hal_without_1_1_hooks(void)
+{
+    /* HELLO: protocol 1.1, but not the capabilities the HAL cannot back. */
+    start_1_0();
+    const gw_config_t cfg = fake_config();
+    gw_msg_t get_info = {.type = GW_GET_INFO};
+    fake_command(&gw, &get_info);
+    service_and_read();
+    const gw_msg_t *hello = fake_find(&out, GW_HELLO);
+    CHECK(hello != NULL);
+    if (hello) {
+        CHECK_EQ(hello->u.hello.protocol_minor, 1);
+        CHECK_EQ(hello->u.hello.capabilities,
+                 cfg.capabilities & ~(uint32_t)(GW_CAP_PEER_LIST | GW_CAP_SET_PMK));
+    }
+    /* Both commands answered once, refused, and not bad frames. */
+    get_peers(21);
+    CHECK_EQ(out.n, 1);
+    CHECK_EQ(fake_count(&out, GW_PEER_LIST), 0);
+    CHECK_EQ(command_result()->request_id, 21);
+    CHECK_EQ(command_result()->command, GW_GET_PEERS);
+    CHECK_EQ(command_result()->status, GW_NOT_SUPPORTED);
+    set_pmk(22, "pmk1234567890123");
+    CHECK_EQ(command_result()->request_id, 22);
+    CHECK_EQ(command_result()->command, GW_SET_PMK);
+    CHECK_EQ(command_result()->status, GW_NOT_SUPPORTED);
+    CHECK_EQ(stats_now()->host_frames_bad, 0);
+    /* A reboot keeps the gateway as it was set up. */
+    gw_boot(&gw);
+    fake_read(&fake, &out);
+    CHECK(!(fake_find(&out, GW_HELLO)->u.hello.capabilities & (GW_CAP_PEER_LIST | GW_CAP_SET_PMK)));
+}
+
+static void capabilities_1_1_left_out_by_the_config(void)
+{
+    /* Hooks, but a configuration that does not announce them: refused the same way. */
+    gw_config_t cfg = fake_config();
+    cfg.capabilities &= ~(uint32_t)(GW_CAP_PEER_LIST | GW_CAP_SET_PMK);
+    start_with(&cfg);
+    fake_read(&fake, &out);
+    CHECK_EQ(out.msg[0].u.hello.capabilities, cfg.capabilities);
+    fake_peer(BCAST, 0, 0);
+    get_peers(1);
+    CHECK_EQ(command_result()->status, GW_NOT_SUPPORTED);
+    set_pmk(2, "pmk1234567890123");
+    CHECK_EQ(command_result()->status, GW_NOT_SUPPORTED);
+    CHECK_EQ(fake.fetches, 0);
+    CHECK_EQ(fake.pmks, 0);
+}
+
+static void short_1_1_commands_are_bad_frames(void)
+{
+    start();
+    uint8_t frame[64] = {0};
+    gw_frame_seal(frame, GW_GET_PEERS, 1); /* GET_PEERS needs 2 bytes */
+    gw_host_input(&gw, frame, GW_OVERHEAD + 1);
+    gw_frame_seal(frame, GW_SET_PMK, 17); /* SET_PMK needs 18 */
+    gw_host_input(&gw, frame, GW_OVERHEAD + 17);
+    gw_frame_seal(frame, GW_PEER_LIST, 5); /* the other direction */
+    gw_host_input(&gw, frame, GW_OVERHEAD + 5);
+    memset(frame + GW_HEADER_SIZE, 0, 7);
+    frame[6] = 3; /* a longer GET_PEERS (a later minor version): answered */
+    gw_frame_seal(frame, GW_GET_PEERS, 7);
+    gw_host_input(&gw, frame, GW_OVERHEAD + 7);
+    service_and_read();
+    CHECK_EQ(out.n, 1);
+    CHECK_EQ(peer_list()->request_id, 3);
+    CHECK_EQ(stats_now()->host_frames_bad, 3);
+    CHECK_EQ(fake.pmks, 0);
 }
 
 /* ---- SEND ------------------------------------------------------------------------ */
@@ -679,6 +860,12 @@ void suite_gw(void)
     RUN("gw", add_peer_passes_key_and_channel);
     RUN("gw", add_peer_refusals);
     RUN("gw", remove_peer_reports_the_radio);
+    RUN("gw", get_peers_lists_the_radio_table);
+    RUN("gw", get_peers_is_bounded);
+    RUN("gw", set_pmk_passes_the_key);
+    RUN("gw", hal_without_1_1_hooks);
+    RUN("gw", capabilities_1_1_left_out_by_the_config);
+    RUN("gw", short_1_1_commands_are_bad_frames);
     RUN("gw", send_answers_after_the_callback);
     RUN("gw", send_failures);
     RUN("gw", send_checks_length_and_capability);

@@ -1,7 +1,7 @@
 """The reference firmware's core as a real gateway process, read with the Python codec.
 
 The host gateway (firmware/host) runs the firmware's portable core unchanged. These tests
-speak protocol 1.0 to it over a pseudo-terminal (or stdin/stdout), play ESP-NOW senders
+speak protocol 1.1 to it over a pseudo-terminal (or stdin/stdout), play ESP-NOW senders
 at its UDP radio, and decode everything it writes with ``espnowgw``: the two sides of
 the protocol, written independently, must agree.
 """
@@ -31,16 +31,20 @@ from espnowgw.messages import (
     Capability,
     CommandResult,
     GetInfo,
+    GetPeers,
     Hello,
     Log,
     Message,
     Packet,
+    PeerEntry,
+    PeerList,
     Ping,
     Pong,
     RemovePeer,
     Send,
     SendResult,
     SetChannel,
+    SetPmk,
     Stats,
     Status,
     host_decoder,
@@ -48,6 +52,17 @@ from espnowgw.messages import (
 
 PEER = mac_from_str("84:F7:03:12:34:56")
 OTHER = mac_from_str("84:F7:03:12:34:57")
+GROUP = mac_from_str("01:00:5E:00:00:01")  # a multicast address
+PMK = b"0123456789abcdef"
+BUILT_IN_PMK = b"pmk1234567890123"  # firmware/host/hal_host.h, ESP-IDF's example key
+CAPABILITIES_1_0 = (
+    Capability.SEND
+    | Capability.PEERS
+    | Capability.SET_CHANNEL
+    | Capability.ENCRYPTION
+    | Capability.ESPNOW_V2
+    | Capability.STATS
+)
 FLAWS = (
     "crc_errors",
     "header_errors",
@@ -67,7 +82,11 @@ def _clean(stats: DecoderStats) -> bool:
 def run_stdio(
     binary: Path, commands: bytes, *args: str, radio: bytes | None = None, tmp: Path
 ) -> tuple[list[Message], DecoderStats, dict[str, int]]:
-    """Run the gateway on stdin/stdout until it is idle; decode what it wrote."""
+    """Run the gateway on stdin/stdout until it is idle; decode what it wrote.
+
+    The figures are its exit STATS and its radio's: ``radio peers`` (the table as
+    ``mac/channel/flags`` records, in ``radio_peers``) and the PMK (``radio_pmk``, hex).
+    """
     command = [str(binary), "--stdio", "--exit-when-idle", "--stats-interval", "0"]
     if radio is not None:
         (tmp / "radio.bin").write_bytes(radio)
@@ -88,6 +107,15 @@ def run_stdio(
         key: int(value)
         for key, value in (item.split("=", 1) for item in line.split()[3:])
     }
+    radio = next(
+        line
+        for line in done.stderr.decode().splitlines()
+        if line.startswith("espnow-gw-host: exit radio ")
+    )
+    fields = dict(item.split("=", 1) for item in radio.split()[3:])
+    stats["radio_pmk"] = int(fields["pmk"], 16)
+    stats["radio_pmk_sets"] = int(fields["pmk_sets"])
+    stats["radio_peers"] = len(fields["peers"].split(","))
     return messages, decoder.stats, stats
 
 
@@ -119,17 +147,12 @@ def test_every_command_vector_is_answered_once(
     assert _clean(decoder), decoder
     hello, *rest = messages
     assert isinstance(hello, Hello)
-    assert (hello.protocol_major, hello.protocol_minor) == (1, 0)
+    assert (hello.protocol_major, hello.protocol_minor) == (1, 1)
     assert hello.max_payload == MAX_PAYLOAD
     assert hello.capabilities == (
-        Capability.SEND
-        | Capability.PEERS
-        | Capability.SET_CHANNEL
-        | Capability.ENCRYPTION
-        | Capability.ESPNOW_V2
-        | Capability.STATS
+        CAPABILITIES_1_0 | Capability.PEER_LIST | Capability.SET_PMK
     )
-    assert hello.firmware == "espnow-gw-host 1.0.0"
+    assert hello.firmware == "espnow-gw-host 1.1.0"
     sent = commands + [m for m, _ in extended if m.TYPE >= 0x80]
     answers = [m for m in rest if not isinstance(m, Log)]
     expected: list[tuple[type[Message], int | None, int | None]] = []
@@ -141,7 +164,9 @@ def test_every_command_vector_is_answered_once(
                 expected.append((Hello, None, None))
             case Send():
                 expected.append((SendResult, command.request_id, None))
-            case SetChannel() | AddPeer() | RemovePeer():
+            case GetPeers():
+                expected.append((PeerList, command.request_id, None))
+            case SetChannel() | AddPeer() | RemovePeer() | SetPmk():
                 expected.append((CommandResult, command.request_id, command.TYPE))
     got = [
         (
@@ -228,6 +253,87 @@ def test_command_results(host_gateway_binary: Path, tmp_path: Path) -> None:
     assert hellos[0].max_payload == 250
     assert not hellos[0].capabilities & Capability.ESPNOW_V2
     assert (stats["tx_packets"], stats["tx_failed"]) == (3, 2)
+    assert stats["host_frames_bad"] == 0
+
+
+def test_peer_list_and_pmk(host_gateway_binary: Path, tmp_path: Path) -> None:
+    """GET_PEERS lists the radio's table as ADD_PEER and REMOVE_PEER left it; SET_PMK
+    replaces the built-in key."""
+    script: list[Message] = [
+        GetPeers(1),
+        AddPeer(2, PEER, 0, 0, bytes(16)),
+        AddPeer(3, OTHER, 1, AddPeer.FLAG_ENCRYPT, bytes(range(16))),
+        AddPeer(4, GROUP, 0, 0, bytes(16)),
+        GetPeers(5),
+        AddPeer(6, PEER, 0, AddPeer.FLAG_ENCRYPT, bytes(16)),  # an update
+        RemovePeer(7, OTHER),
+        RemovePeer(8, OTHER),  # gone already: the table stays as it is
+        SetPmk(11, PMK),
+        GetPeers(12),
+    ]
+    messages, decoder, stats = run_stdio(
+        host_gateway_binary, b"".join(m.encode() for m in script), tmp=tmp_path
+    )
+    assert _clean(decoder)
+    lists = {m.request_id: m for m in of_type(messages, PeerList)}
+    assert sorted(lists) == [1, 5, 12]
+    assert {(m.max_peers, m.max_encrypted) for m in lists.values()} == {(20, 7)}
+    broadcast = PeerEntry(BROADCAST, 0, 0)
+    assert lists[1].peers == (broadcast,)
+    assert sorted(lists[5].peers, key=lambda p: p.mac) == sorted(
+        (
+            broadcast,
+            PeerEntry(PEER, 0, 0),
+            PeerEntry(OTHER, 1, PeerEntry.FLAG_ENCRYPT),
+            PeerEntry(GROUP, 0, 0),
+        ),
+        key=lambda p: p.mac,
+    )
+    assert sorted(lists[12].peers, key=lambda p: p.mac) == sorted(
+        (broadcast, PeerEntry(PEER, 0, PeerEntry.FLAG_ENCRYPT), PeerEntry(GROUP, 0, 0)),
+        key=lambda p: p.mac,
+    )
+    status = {m.request_id: m.status for m in of_type(messages, CommandResult)}
+    assert status == {
+        2: Status.OK,
+        3: Status.OK,
+        4: Status.OK,
+        6: Status.OK,
+        7: Status.OK,
+        8: Status.UNKNOWN_PEER,
+        11: Status.OK,
+    }
+    pmk_result = next(m for m in of_type(messages, CommandResult) if m.request_id == 11)
+    assert pmk_result.command == SetPmk.TYPE
+    assert stats["radio_pmk"] == int.from_bytes(PMK, "big")
+    assert stats["radio_pmk_sets"] == 1
+    assert stats["radio_peers"] == 3
+    assert stats["host_frames_bad"] == 0
+
+
+def test_hal_without_1_1_hooks(host_gateway_binary: Path, tmp_path: Path) -> None:
+    """``--hal-1.0``: HELLO without PEER_LIST and SET_PMK; both refused, once each."""
+    script = [GetInfo(), GetPeers(1), SetPmk(2, PMK), Ping(3)]
+    messages, decoder, stats = run_stdio(
+        host_gateway_binary,
+        b"".join(m.encode() for m in script),
+        "--hal-1.0",
+        tmp=tmp_path,
+    )
+    assert _clean(decoder)
+    hellos = of_type(messages, Hello)
+    assert len(hellos) == 2  # boot, GET_INFO
+    assert {(h.protocol_minor, h.capabilities) for h in hellos} == {
+        (1, CAPABILITIES_1_0)
+    }
+    assert not of_type(messages, PeerList)
+    assert of_type(messages, CommandResult) == [
+        CommandResult(1, GetPeers.TYPE, Status.NOT_SUPPORTED),
+        CommandResult(2, SetPmk.TYPE, Status.NOT_SUPPORTED),
+    ]
+    assert of_type(messages, Pong) == [Pong(3)]
+    assert stats["radio_pmk"] == int.from_bytes(BUILT_IN_PMK, "big")
+    assert stats["radio_pmk_sets"] == 0
     assert stats["host_frames_bad"] == 0
 
 
@@ -410,6 +516,20 @@ def test_reboot_says_hello_and_restarts_the_sequence(
     hello_at = next(i for i, m in enumerate(messages) if isinstance(m, Hello))
     assert isinstance(messages[-1], Packet)
     assert hello_at < len(messages) - 1
+
+
+def test_reboot_forgets_peers_and_key(host_gateway: HostGateway, link: Link) -> None:
+    """A restart loses what the host set up: the table is the broadcast entry again."""
+    link.write(AddPeer(1, PEER, 0, 0, bytes(16)), SetPmk(2, PMK), GetPeers(3))
+    before = of_type(link.wait(count(PeerList, 1)), PeerList)[0]
+    assert {p.mac for p in before.peers} == {BROADCAST, PEER}
+    host_gateway.reboot()
+    link.wait(count(Hello, 1))
+    link.write(GetPeers(4))
+    after = of_type(link.wait(count(PeerList, 2)), PeerList)[-1]
+    assert after == PeerList(4, 20, 7, (PeerEntry(BROADCAST, 0, 0),))
+    host_gateway.stop()
+    assert host_gateway.exit_radio["pmk"] == BUILT_IN_PMK.hex()
 
 
 def test_random_input_never_breaks_the_output(

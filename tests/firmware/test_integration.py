@@ -139,7 +139,7 @@ async def test_gateway_is_discovered_as_a_device(
     """The HELLO of the firmware core names the gateway device; its channel is shown."""
     await settle(hass, lambda: state_of(hass, "select", "radio_channel") == "1")
     (device,) = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
-    assert device.sw_version == "espnow-gw-host 1.0.0"
+    assert device.sw_version == "espnow-gw-host 1.1.0"
     assert device.serial_number == mac_to_str(gateway.mac)
 
 
@@ -219,7 +219,7 @@ async def test_gateway_queue_overflow_shows_as_frames_dropped(
     text = repr(diagnostics)
     assert "'rx_dropped': 68" in text
     assert f"'queue_peak': {QUEUE_CAPACITY}" in text
-    assert "espnow-gw-host 1.0.0" in text
+    assert "espnow-gw-host 1.1.0" in text
 
 
 async def test_raw_stream(

@@ -1,6 +1,6 @@
 """The same send tests against the simulator and the reference firmware's host gateway.
 
-The host gateway (firmware/host: the C core under ASan and UBSan, protocol 1.0) runs
+The host gateway (firmware/host: the C core under ASan and UBSan, protocol 1.1) runs
 as a process on its own pty; what it transmits comes back over UDP (``--air``), and a
 node is "in range" (acknowledges) once the gateway has heard it, as on a real radio.
 The simulator plays the same part in Python (``SimulatedGateway.air``, ``in_range``).
@@ -375,3 +375,25 @@ async def test_channel_change_answered(
     await wait_until(hass, lambda: bool(received))
     remove()
     assert received == [11]
+
+
+async def test_registered_peers_read_back_after_a_reload(
+    hass: HomeAssistant, any_gateway: Gateway, entry: MockConfigEntry
+) -> None:
+    """Protocol 1.1: after a reload the gateway's own table says what is registered.
+
+    The gateway kept running (as one on native USB does while Home Assistant
+    restarts): GET_PEERS lists the node the last run registered, so the next send
+    needs no ADD_PEER, and PEER_LIST gives the table's capacities.
+    """
+    device_id = await node_device(hass, any_gateway, entry)
+    assert (await send(hass, device_id=device_id, payload="1"))["delivered"] == 1
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    radio = runtime(entry).radio
+    await wait_until(hass, lambda: radio._set_up is not None and radio._set_up.done())
+    assert radio.registered == {NODE: False}
+    assert radio.capacity == (20, 7)
+    assert radio.counters.peers_added == 0
+    assert (await send(hass, device_id=device_id, payload="2"))["delivered"] == 1
+    assert radio.counters.peers_added == 0  # it was registered already
+    assert [p for _, p in await transmitted(hass, any_gateway, 2)] == [b"1", b"2"]

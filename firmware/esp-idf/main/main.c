@@ -1,4 +1,4 @@
-/* The reference ESP-NOW gateway for Home Assistant (docs/protocol.md, version 1.0).
+/* The reference ESP-NOW gateway for Home Assistant (docs/protocol.md, version 1.1).
  *
  * Everything the protocol says is in firmware/core, shared with the host gateway that
  * the integration's tests run against; this folder is the glue: ESP-NOW (radio.c), the
@@ -101,6 +101,8 @@ static const gw_hal_t s_hal = {
     .now_us = now_us,
     .free_heap = free_heap,
     .min_free_heap = min_free_heap,
+    .fetch_peer = radio_fetch_peer,
+    .set_pmk = radio_set_pmk,
 };
 
 /* ---- the gateway task ------------------------------------------------------------- */

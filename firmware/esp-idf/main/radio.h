@@ -1,6 +1,7 @@
 /* The radio half of the HAL: ESP-NOW on the Wi-Fi station interface. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "freertos/FreeRTOS.h"
@@ -19,3 +20,6 @@ uint8_t radio_send(void *ctx, const uint8_t dst[6], const uint8_t *payload, uint
 uint8_t radio_set_channel(void *ctx, uint8_t channel);
 uint8_t radio_add_peer(void *ctx, const uint8_t mac[6], uint8_t channel, const uint8_t *lmk);
 uint8_t radio_remove_peer(void *ctx, const uint8_t mac[6]);
+/* Protocol 1.1: the peer table for GET_PEERS, SET_PMK. */
+bool radio_fetch_peer(void *ctx, bool first, gw_peer_t *out);
+uint8_t radio_set_pmk(void *ctx, const uint8_t pmk[GW_PMK_LEN]);
