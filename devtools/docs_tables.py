@@ -130,10 +130,6 @@ def bthome_binary_keys() -> str:
     )
 
 
-def _attributes(attributes: dict[str, int]) -> str:
-    return ", ".join(f"`{key}: {value}`" for key, value in attributes.items())
-
-
 def button_events() -> str:
     """Each decoded event: the event entity's type and attributes, the trigger."""
     rows: list[tuple[str, ...]] = []
@@ -147,14 +143,11 @@ def button_events() -> str:
             event_type, attributes = map_event(
                 ButtonEvent(key=kind, event_type=name, value=value)
             )
-            rows.append(
-                (
-                    kind,
-                    f"`{name}`",
-                    f"`{event_type}`",
-                    _attributes(attributes) + (" (the number of steps)" if value else ""),
-                )
+            shown = ", ".join(
+                "`steps`: the number of steps" if key == "steps" else f"`{key}: {v}`"
+                for key, v in attributes.items()
             )
+            rows.append((kind, f"`{name}`", f"`{event_type}`", shown))
     return _table(
         (
             "entity",
