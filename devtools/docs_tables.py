@@ -23,13 +23,16 @@ from pathlib import Path
 import re
 import sys
 
+from custom_components.espnow_gateway.espnowgw.model import (
+    BUTTON_EVENT_NAMES,
+    ButtonEvent,
+)
 from custom_components.espnow_gateway.events import (
     COMMAND_EVENT_TYPES,
     DIMMER_EVENT_TYPES,
     map_event,
 )
 from espnowgw.decoders import bthome, json_payload
-from espnowgw.model import BUTTON_EVENT_NAMES, ButtonEvent
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "entities.md"
 
@@ -52,7 +55,7 @@ def _or_none(value: str | None) -> str:
 
 
 def json_sensors() -> str:
-    """Well-known JSON sensor names, grouped by what they get."""
+    """Tabulate the well-known JSON sensor names, grouped by what they get."""
     groups: dict[tuple[str | None, str | None, str | None], list[str]] = {}
     for name, spec in json_payload.SENSOR_SPECS.items():
         groups.setdefault(spec, []).append(name)
@@ -66,7 +69,7 @@ def json_sensors() -> str:
 
 
 def json_binary_sensors() -> str:
-    """Well-known JSON binary-sensor names, grouped by what they get."""
+    """Tabulate the well-known JSON binary-sensor names, grouped by what they get."""
     groups: dict[tuple[str, bool, bool], list[str]] = {}
     for name, spec in json_payload.BINARY_SPECS.items():
         groups.setdefault(spec, []).append(name)
@@ -85,7 +88,7 @@ def json_binary_sensors() -> str:
 
 
 def json_events() -> str:
-    """The JSON members that are button events, and the values they take."""
+    """Tabulate the JSON members that are button events, and their values."""
     aliases: dict[str, list[str]] = {}
     for alias, name in json_payload.EVENT_ALIASES.items():
         aliases.setdefault(name, []).append(alias)
@@ -105,9 +108,7 @@ def json_events() -> str:
 
 def _bthome_binary_names() -> list[str]:
     from bthome_ble.const import MEAS_TYPES  # noqa: PLC0415 - only here
-    from sensor_state_data.description import (  # noqa: PLC0415
-        BaseBinarySensorDescription,
-    )
+    from sensor_state_data.description import BaseBinarySensorDescription  # noqa: PLC0415
 
     return sorted(
         {
@@ -119,7 +120,7 @@ def _bthome_binary_names() -> list[str]:
 
 
 def bthome_binary_keys() -> str:
-    """The keys of BTHome binary sensors that share their name with a sensor."""
+    """Tabulate the keys of BTHome binary sensors named like a sensor."""
     return _table(
         ("BTHome binary sensor", "its key here"),
         (
@@ -131,7 +132,7 @@ def bthome_binary_keys() -> str:
 
 
 def button_events() -> str:
-    """Each decoded event: the event entity's type and attributes, the trigger."""
+    """Tabulate what each decoded event becomes (event entity, trigger, bus event)."""
     rows: list[tuple[str, ...]] = []
     for kind, names in (
         ("button", BUTTON_EVENT_NAMES),
@@ -179,23 +180,28 @@ def render(text: str) -> str:
     """Return ``text`` with every generated table made again."""
     for name, make in TABLES.items():
         pattern = _block(name)
-        if pattern.search(text) is None:
+        found = pattern.search(text)
+        if found is None:
             raise ValueError(f"docs/entities.md has no generated block {name!r}")
-        text = pattern.sub(lambda m, t=make(): m[1] + t + "\n" + m[3], text)
+        text = text[: found.start(2)] + make() + "\n" + text[found.end(2) :]
     return text
 
 
 def main(argv: list[str] | None = None) -> int:
     """Rewrite docs/entities.md's tables, or ``--check`` them."""
     parser = argparse.ArgumentParser(prog="python -m devtools.docs_tables")
-    parser.add_argument("--check", action="store_true", help="only check, exit 1 if stale")
+    parser.add_argument(
+        "--check", action="store_true", help="only check, exit 1 if stale"
+    )
     args = parser.parse_args(argv)
     text = DOC.read_text()
     made = render(text)
     if made == text:
         return 0
     if args.check:
-        print(f"{DOC} is out of date: run python -m devtools.docs_tables", file=sys.stderr)
+        print(
+            f"{DOC} is out of date: run python -m devtools.docs_tables", file=sys.stderr
+        )
         return 1
     DOC.write_text(made)
     return 0

@@ -68,7 +68,7 @@ def test_the_slugs_are_githubs() -> None:
         "a",
         "a-1",
     }
-    assert anchors("## \"Unknown item\" in the port selector") == {
+    assert anchors('## "Unknown item" in the port selector') == {
         "unknown-item-in-the-port-selector"
     }
     assert anchors("```sh\n# not a heading\n```\n# Title") == {"title"}
@@ -81,12 +81,20 @@ def test_relative_links_resolve(page: Path) -> None:
     for link in links:
         path, _, anchor = link.partition("#")
         target = (page.parent / path).resolve() if path else page
-        relative = target.relative_to(REPO).as_posix() if target.is_relative_to(REPO) else str(target)
+        relative = (
+            target.relative_to(REPO).as_posix()
+            if target.is_relative_to(REPO)
+            else str(target)
+        )
         if not target.exists():
             if relative not in PENDING_IMAGES:
                 broken.append(f"{link}: no {relative}")
             continue
-        if anchor and target.suffix == ".md" and anchor not in anchors(target.read_text()):
+        if (
+            anchor
+            and target.suffix == ".md"
+            and anchor not in anchors(target.read_text())
+        ):
             broken.append(f"{link}: no heading #{anchor} in {relative}")
     assert not broken, "\n".join(broken)
 

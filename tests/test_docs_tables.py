@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from custom_components.espnow_gateway.espnowgw.model import ButtonEvent
 from custom_components.espnow_gateway.events import map_event
 from devtools import docs_tables
 from espnowgw.decoders import json_payload
-from espnowgw.model import ButtonEvent
 
 
 def test_the_tables_in_the_doc_are_current() -> None:
@@ -46,10 +46,7 @@ def test_every_json_sensor_name_is_in_the_doc(name: str) -> None:
 
 
 def test_every_event_in_the_doc_is_what_the_entity_fires() -> None:
-    rows = [
-        line.split(" | ")
-        for line in docs_tables.button_events().splitlines()[2:]
-    ]
+    rows = [line.split(" | ") for line in docs_tables.button_events().splitlines()[2:]]
     assert len(rows) == 16
     for row in rows:
         kind, decoded, event_type = row[0].strip("| "), row[1].strip("`"), row[2]

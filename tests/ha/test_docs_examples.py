@@ -78,7 +78,7 @@ def entry_options() -> dict[str, Any]:
 
 def test_every_example_is_named_and_tested() -> None:
     assert set(EXAMPLES) == TESTED
-    assert COUNT == len(EXAMPLES), "an automation block without <!-- example: -->"
+    assert len(EXAMPLES) == COUNT, "an automation block without <!-- example: -->"
     for name, automation in EXAMPLES.items():
         assert isinstance(automation, dict), name
         assert "triggers" in automation, name
