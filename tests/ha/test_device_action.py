@@ -1,4 +1,4 @@
-"""The "Send payload" device action, and the README's automations, in a real automation."""
+"""The "Send payload" device action, and the send automations of docs/automations.md."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ async def test_device_action_in_an_automation(
 async def test_reacting_to_a_failed_delivery(
     hass: HomeAssistant, gateway: PtyGateway, init_integration: MockConfigEntry
 ) -> None:
-    """The README's automation: wait for the result and act when it failed."""
+    """As docs/automations.md: wait for the result and act when it failed."""
     sim = gateway.gateway
     device_id = await heard(hass, gateway, init_integration)
     sim.in_range.clear()  # the relay is out of range

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.select import (
     DOMAIN as SELECT_DOMAIN,
@@ -166,3 +168,55 @@ async def test_gateway_that_cannot_change_channel(
         is None
     )
     assert hass.states.get(entity_id_of(hass, "sensor", "channel")).state == "11"
+
+
+async def test_a_channel_change_leaves_no_entity_behind(
+    hass: HomeAssistant,
+    gateway: PtyGateway,
+    init_integration: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """docs/troubleshooting.md: every entity of the entry is still provided."""
+    entry = init_integration
+    before = {
+        e.entity_id
+        for e in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+    }
+    await select(hass, "6")
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await wait_until(hass, lambda: shown(hass) == "6")
+    after = er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+    assert {e.entity_id for e in after} == before
+    enabled = [e.entity_id for e in after if not e.disabled]
+    assert enabled
+    assert all(hass.states.get(entity_id) is not None for entity_id in enabled)
+    assert not any(
+        hass.states.get(entity_id).attributes.get("restored") for entity_id in enabled
+    )
+
+
+async def test_new_firmware_that_can_change_channel_leaves_the_channel_sensor(
+    hass: HomeAssistant,
+    gateway: PtyGateway,
+    init_integration: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """docs/troubleshooting.md: the old Channel sensor stays, no longer provided."""
+    entry = init_integration
+    sim = gateway.gateway
+    sim.config = dataclasses.replace(
+        sim.config,
+        capabilities=int(CAPABILITIES_1_0 & ~Capability.SET_CHANNEL),
+    )
+    sim.boot()  # the gateway restarts with firmware that cannot change channel
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    sensor = entity_id_of(hass, "sensor", "channel")
+    assert hass.states.get(sensor).state == "1"
+    # The select is no longer provided: in the registry, unavailable, "restored".
+    select_id = entity_id_of(hass, "select", "radio_channel")
+    assert entity_registry.async_get(select_id) is not None
+    state = hass.states.get(select_id)
+    assert state is not None
+    assert state.state == STATE_UNAVAILABLE
+    assert state.attributes["restored"] is True
