@@ -80,6 +80,7 @@ async def _close_dialog(page: Page) -> None:
     await page.wait_for(
         "!window.__all('ha-dialog').some(d => d.open)", 10, "the dialog to close"
     )
+    await asyncio.sleep(1)  # its closing animation: a dialog opened meanwhile closes
 
 
 async def _devices(page: Page, model: str) -> list[dict[str, Any]]:
@@ -162,7 +163,8 @@ async def discovered_peer(page: Page, results: Path) -> str:
     await page.wait_for(
         "window.__all('ha-dialog').some(d => d.open)", 10, "the confirm dialog"
     )
-    await asyncio.sleep(0.6)  # the dialog's opening animation
+    await asyncio.sleep(1)  # the dialog's opening animation
+    assert await page.evaluate("window.__all('ha-dialog').some(d => d.open)")
     await page.screenshot(results / "setup-discovered-peer.png")
     await _close_dialog(page)
     return f"the discovered sender: {text!r}"
