@@ -49,6 +49,7 @@ class Frame:
     sent: bool
     data: Any  # decoded JSON (a dict or a list of messages), or the raw text
     time: float
+    socket: str = ""  # the WebSocket it went over (the protocol's request id)
 
 
 @dataclass
@@ -123,7 +124,9 @@ class Page:
                 data = json.loads(text)
             except ValueError:
                 data = text
-            self.frames.append(Frame(method.endswith("Sent"), data, now))
+            self.frames.append(
+                Frame(method.endswith("Sent"), data, now, params["requestId"])
+            )
         elif method == "Runtime.consoleAPICalled" and params["type"] in (
             "error",
             "assert",

@@ -229,7 +229,7 @@ class PeerTable:
         pending = self.pending.get(mac)
         if pending is None:
             return
-        await self.hass.config_entries.flow.async_init(
+        result = await self.hass.config_entries.flow.async_init(
             DOMAIN,
             context={"source": SOURCE_INTEGRATION_DISCOVERY},
             data={
@@ -239,6 +239,13 @@ class PeerTable:
                 "encrypted": pending.encrypted,
             },
         )
+        if (
+            result.get("reason") == "gateway_not_loaded"
+            and self.pending.get(mac) is pending
+        ):
+            # Heard while the gateway was still being set up (at every start): ask at
+            # its next frame, or it would never be offered.
+            pending.asked = False
 
     def _abort_discovery(self, mac: bytes) -> None:
         """Withdraw the question about a peer that is no longer pending.

@@ -10,7 +10,7 @@ from typing import Any
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY
+from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY, ConfigEntryState
 from homeassistant.const import EVENT_STATE_CHANGED, STATE_UNAVAILABLE
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
@@ -90,6 +90,35 @@ def sim(gateway: PtyGateway) -> SimulatedGateway:
 
 
 # ---- the peer table -------------------------------------------------------------------
+
+
+async def test_raw_peer_heard_during_setup_is_asked_about_later(
+    hass: HomeAssistant,
+    gateway: PtyGateway,
+    sim: SimulatedGateway,
+    init_integration: MockConfigEntry,
+) -> None:
+    """A peer heard while the entry is being set up (every start) is offered after.
+
+    Its discovery flow aborts then (the gateway is not loaded): it is asked about at
+    its next frame, not never.
+    """
+    entry = init_integration
+    raw = sim.peers[2]
+    entry.mock_state(hass, ConfigEntryState.SETUP_IN_PROGRESS)
+    sim.emit_from(raw, press=False)
+    await frames_handled(hass, gateway, entry)
+    await hass.async_block_till_done()
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert not runtime_of(entry).table.pending[raw.mac].asked
+
+    entry.mock_state(hass, ConfigEntryState.LOADED)
+    sim.emit_from(raw, press=False)
+    await frames_handled(hass, gateway, entry)
+    await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["step_id"] for flow in flows] == ["peer_confirm"]
+    assert flows[0]["context"]["unique_id"].endswith(mac_to_str(raw.mac))
 
 
 async def test_decodable_peers_added_raw_peers_pending(

@@ -7,8 +7,12 @@
 
 const ACK = "espnow_gateway/ack_packets";
 const RETRY_MS = [1000, 2000, 4000, 8000, 15000];
-// How often a live subscription checks that the server still has it: the frontend
-// sometimes unsubscribes stale ids after a reconnect, which may be this one's.
+// How often a live subscription checks that the server still has it. Just after a
+// reconnect, Home Assistant's frontend unsubscribes ids of the connection before (its
+// WebSocket library keeps them in closures): on the new connection such an id may be
+// this subscription's, ended before it sent anything. Hence a first check soon after
+// it starts, then one now and then.
+const PROBE_FIRST_MS = 3000;
 const PROBE_MS = 15000;
 const RETRIED = new Set(["unknown_command", "too_many_subscriptions", "home_assistant_error", "unknown_error"]);
 
@@ -114,10 +118,13 @@ export class PacketStream {
     const token = (this._pending = {});
     this._setState("connecting");
     let unsubscribe;
+    // A copy: the library writes the command's id into the message it sends, and that
+    // id is the subscription's (known before its first event, as the probe needs).
+    const message = { ...this.message };
     try {
       unsubscribe = await this.connection.subscribeMessage(
         (event) => this._event(generation, event),
-        this.message,
+        message,
         { resubscribe: false },
       );
     } catch (error) {
@@ -134,13 +141,16 @@ export class PacketStream {
       return;
     }
     this._unsubscribe = unsubscribe;
+    if (this.subscription === undefined && Number.isInteger(message.id)) {
+      this._adopt(message.id);
+    }
     this._retry = 0;
     this._setState("live");
-    this._probe(this._generation);
+    this._probe(this._generation, PROBE_FIRST_MS);
   }
 
   /** While live, ask now and then whether the server still has the subscription. */
-  _probe(generation) {
+  _probe(generation, delay = PROBE_MS) {
     this._probeTimer = setTimeout(async () => {
       if (generation !== this._generation) return;
       if (this.subscription !== undefined && this.connection?.connected) {
@@ -160,7 +170,7 @@ export class PacketStream {
         }
       }
       if (generation === this._generation) this._probe(generation);
-    }, PROBE_MS);
+    }, delay);
   }
 
   _failed(error) {
@@ -180,12 +190,7 @@ export class PacketStream {
 
   _event(generation, event) {
     if (generation !== this._generation) return;
-    if (event.subscription !== this.subscription) {
-      // A new subscription (the server's id for it): its batches count from 0.
-      this.subscription = event.subscription;
-      this.received = -1;
-      this.acked = -1;
-    }
+    if (event.subscription !== this.subscription) this._adopt(event.subscription);
     if (event.batch !== undefined) {
       this.received = Math.max(this.received, event.batch);
       this.handlers.onBatch?.(event);
@@ -198,6 +203,13 @@ export class PacketStream {
       this._setState("retrying");
       this._timer = setTimeout(() => this._sync(), RETRY_MS[0]);
     }
+  }
+
+  /** A new subscription (the server's id for it): its batches count from 0. */
+  _adopt(subscription) {
+    this.subscription = subscription;
+    this.received = -1;
+    this.acked = -1;
   }
 
   /** End the current subscription (if ``tell``, tell the server). */
