@@ -18,15 +18,6 @@ PAGES = [
     *sorted((REPO / "docs").glob("*.md")),
     REPO / "firmware" / "README.md",
 ]
-# Screenshots the browser test takes for the configuration pages (scripts/test-e2e
-# --update-docs): allowed to be missing until it has committed them.
-PENDING_IMAGES = {
-    "docs/images/setup-add-integration.png",
-    "docs/images/setup-discovered-peer.png",
-    "docs/images/device-page.png",
-    "docs/images/device-options.png",
-    "docs/images/gateway-device.png",
-}
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
 HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$", re.MULTILINE)
@@ -87,8 +78,7 @@ def test_relative_links_resolve(page: Path) -> None:
             else str(target)
         )
         if not target.exists():
-            if relative not in PENDING_IMAGES:
-                broken.append(f"{link}: no {relative}")
+            broken.append(f"{link}: no {relative}")
             continue
         if (
             anchor
@@ -106,12 +96,17 @@ def test_the_pages_have_links() -> None:
     assert "../firmware/README.md" in _links(REPO / "docs" / "installation.md")
 
 
-def test_the_pending_images_are_linked() -> None:
-    """The exemption covers only images the docs use."""
+def test_every_screenshot_is_used() -> None:
+    """Every image in docs/images (the browser test takes them) is shown by a page."""
     linked = {
         ((page.parent / link.partition("#")[0]).resolve()).relative_to(REPO).as_posix()
         for page in PAGES
         for link in _links(page)
         if link.endswith(".png")
     }
-    assert linked >= PENDING_IMAGES
+    images = {
+        path.relative_to(REPO).as_posix()
+        for path in (REPO / "docs" / "images").glob("*.png")
+    }
+    assert images, "no screenshots"
+    assert images <= linked, images - linked
