@@ -55,6 +55,10 @@ UNPLUG_OFFSET = 15.0  # s: the first unplug; snapshots fall between replugs
 CLIENTS_GRACE = 6.0  # s the subscribers read after the traffic has stopped
 CARD = {"type": "custom:espnow-packet-monitor", "title": "Packets", "rows": 15}
 PROBE = REPO / "devtools" / "soak_probe"
+DEBUG_LINK = {
+    "custom_components.espnow_gateway.espnowgw.connection": "debug",
+    "serialx.platforms.serial_posix": "debug",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +78,7 @@ class Plan:
     subscribers: bool = True
     card: bool = False  # the card in Chromium (else a third fast Python client)
     seed: int = 9
+    debug_link: bool = False  # the link's and serialx's debug lines in the log
 
 
 @dataclass
@@ -135,6 +140,7 @@ class Run:
             log_level="warning",
             integration_log_level="info",
             extra_components={"soak_probe": PROBE},
+            logs=DEBUG_LINK if plan.debug_link else None,
         )
         self.boots: list[Boot] = []
         self.samples: list[Sample] = []
@@ -452,6 +458,7 @@ def plans(args: argparse.Namespace) -> list[Plan]:
         replug_every=args.replug_every or None,
         unplug_for=args.unplug_for,
         card=args.cdp is not None,
+        debug_link=args.debug_link,
         seed=args.seed,
     )
     if not args.controls:
@@ -525,6 +532,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--cdp", help="DevTools endpoint of a Chromium for the card (scripts/soak)"
+    )
+    parser.add_argument(
+        "--debug-link", action="store_true", help="the link's debug lines in the log"
     )
     parser.add_argument("--results", type=Path, default=REPO / "soak-results")
     args = parser.parse_args(argv)

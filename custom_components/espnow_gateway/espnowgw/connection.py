@@ -133,7 +133,7 @@ class LinkConfig:
     hello_timeout: float = 5.0
     # GET_INFO is sent again this often until a HELLO comes: an answer damaged on the
     # wire is dropped by its CRC and would otherwise cost the whole hello_timeout.
-    hello_retry: float = 0.5
+    hello_retry: float = 0.2
     ping_interval: float = 5.0
     dead_after: float = 15.0
     command_timeout: float = 5.0
@@ -147,7 +147,9 @@ class LinkConfig:
     # While disconnected from a local device path (not a URL), look for the path
     # this often: a gateway plugged in again is reconnected at once, not after the
     # backoff (USB events do the same, but only for devices the host's USB layer sees).
-    presence_poll: float = 1.0
+    # A look is one os.path.exists() in the executor; at 1 s it alone took half of
+    # the 2 s a replug may take (scripts/soak).
+    presence_poll: float = 0.2
     partial_frame_timeout: float = 0.25
     max_pending: int = 32
     max_queued_frames: int = 64
@@ -160,6 +162,7 @@ class LinkStats:
     connects: int = 0
     connect_failures: int = 0
     presence_wakeups: int = 0  # reconnects started by the device path reappearing
+    presence_checks: int = 0  # looks for a missing device path that did not find it
     busy_retries: int = 0  # opens tried again because the port was still busy
     reads: int = 0  # chunks from the port: bytes / reads is the mean chunk size
     disconnects: int = 0
@@ -459,6 +462,7 @@ class GatewayConnection:
         while True:
             if await loop.run_in_executor(None, os.path.exists, self.url):
                 break
+            self.stats.presence_checks += 1
             await asyncio.sleep(self.config.presence_poll)
         _LOGGER.debug("%s is back: reconnecting now", self.url)
         self.stats.presence_wakeups += 1
