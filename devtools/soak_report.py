@@ -210,8 +210,13 @@ def _print_run(name: str, run: dict[str, Any], seconds: float | None) -> dict[st
     lines = [
         f"== {name}: {plan['duration']:.0f} s, warm-up {plan['warmup']:.0f} s, "
         f"{plan['rate']:.0f} frames/s from {plan['peers']} peers, "
-        f"{plan['corrupt_rate'] * 100:g} % damaged bytes, replug every "
-        f"{plan['replug_every'] or 0:g} s, recorder {'on' if plan['recorder'] else 'off'}"
+        f"{plan['corrupt_rate'] * 100:g} % damaged bytes, "
+        + (
+            f"replug every {plan['replug_every']:g} s"
+            if plan["replug_every"]
+            else "no replugs"
+        )
+        + f", recorder {'on' if plan['recorder'] else 'off'}"
         + ("" if plan["traffic_after_warmup"] else ", no traffic after the warm-up")
         + (f" ({seconds:.0f} s wall)" if seconds else ""),
         (
