@@ -357,6 +357,13 @@ class HassInstance:
         ticks = os.sysconf("SC_CLK_TCK")
         return (int(fields[11]) + int(fields[12])) / ticks
 
+    def threads(self) -> int:
+        """Threads of the process (the executor's workers among them)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+        return 0
+
     def rss_bytes(self) -> int:
         """Resident memory of the process."""
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():

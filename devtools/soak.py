@@ -110,6 +110,7 @@ class Sample:
     rss: int
     fds: int
     tasks: int
+    threads: int
     traced: int
     tracemalloc_overhead: int
 
@@ -242,6 +243,7 @@ class Run:
             rss=self.hass.rss_bytes(),
             fds=len(os.listdir(f"/proc/{pid}/fd")),
             tasks=figures["tasks"],
+            threads=self.hass.threads(),
             traced=figures["traced_current"],
             tracemalloc_overhead=figures["tracemalloc_overhead"],
         )

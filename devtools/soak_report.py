@@ -182,6 +182,8 @@ def memory(run: dict[str, Any]) -> dict[str, Any]:
         "fds_warm": warm["fds"],
         "fds_end": end["fds"],
         "fds_range": [min(s["fds"] for s in samples), max(s["fds"] for s in samples)],
+        "threads_warm": warm.get("threads"),
+        "threads_end": end.get("threads"),
         "tasks_warm": warm["tasks"],
         "tasks_end": end["tasks"],
         "tasks_range": [
@@ -233,7 +235,8 @@ def _print_run(name: str, run: dict[str, Any], seconds: float | None) -> dict[st
         (
             f"   open fds {mem['fds_warm']} -> {mem['fds_end']} (range "
             f"{mem['fds_range']}), asyncio tasks {mem['tasks_warm']} -> "
-            f"{mem['tasks_end']} (range {mem['tasks_range']})"
+            f"{mem['tasks_end']} (range {mem['tasks_range']}), threads "
+            f"{mem['threads_warm']} -> {mem['threads_end']}"
         ),
     ]
     lines += [
