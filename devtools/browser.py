@@ -16,9 +16,13 @@ import contextlib
 from dataclasses import dataclass, field
 import json
 from pathlib import Path
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
+
+if TYPE_CHECKING:
+    from .hass_instance import HassInstance
 
 MAX_RECORDED = 50_000  # frames and console entries kept per page (oldest dropped)
 
@@ -36,6 +40,27 @@ window.__deep = (selector, root = document) => {
   return null;
 };
 """
+
+
+def login_script(hass: HassInstance, tokens: dict[str, Any]) -> str:
+    """JavaScript that logs Home Assistant's frontend in with ``tokens``.
+
+    Give it to ``Page.add_init_script`` before opening a page of ``hass``: the
+    frontend finds the tokens where it keeps its own (``hassTokens``).
+    """
+    stored = {
+        "access_token": tokens["access_token"],
+        "token_type": "Bearer",
+        "expires_in": tokens["expires_in"],
+        "refresh_token": tokens["refresh_token"],
+        "hassUrl": hass.url,
+        "clientId": hass.client_id,
+        "expires": int(time.time() * 1000) + tokens["expires_in"] * 1000,
+    }
+    return (
+        f"if (location.origin === {json.dumps(hass.url)}) "
+        f"localStorage.setItem('hassTokens', {json.dumps(json.dumps(stored))});"
+    )
 
 
 class PageError(RuntimeError):

@@ -66,7 +66,7 @@ logger:
     # ffmpeg and libjpeg-turbo; Home Assistant logs an error at each start without them.
     haffmpeg: critical
     homeassistant.components.camera.img_util: critical
-"""
+{extra_logs}"""
 HTTP_YAML = """\
 http:
   server_host: 127.0.0.1
@@ -178,6 +178,7 @@ class HassInstance:
         integration_log_level: str = "info",
         extra_components: dict[str, Path] | None = None,
         extra_config: str = "",
+        logs: dict[str, str] | None = None,
         python: str | None = None,
         skip_pip: bool = True,
     ) -> None:
@@ -186,6 +187,7 @@ class HassInstance:
         ``extra_components`` maps more custom integration domains to their folders;
         they are loaded from configuration.yaml (the benchmarks' baselines).
         ``extra_config`` is appended to configuration.yaml as it is.
+        ``logs`` sets more loggers' levels (e.g. one module at debug).
         ``python`` is the interpreter that runs Home Assistant (default: this one);
         ``skip_pip=False`` lets Home Assistant install missing requirements itself.
         """
@@ -196,6 +198,7 @@ class HassInstance:
         self.integration_log_level = integration_log_level
         self.extra_components = extra_components or {}
         self.extra_config = extra_config
+        self.logs = logs or {}
         self.python = python or sys.executable
         self.skip_pip = skip_pip
         self.url = f"http://127.0.0.1:{self.port}"
@@ -230,6 +233,9 @@ class HassInstance:
                 recorder=recorder,
                 log_level=self.log_level,
                 integration_log_level=self.integration_log_level,
+                extra_logs="".join(
+                    f"    {name}: {level}\n" for name, level in self.logs.items()
+                ),
             )
             + extra
             + self.extra_config
@@ -350,6 +356,13 @@ class HassInstance:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         ticks = os.sysconf("SC_CLK_TCK")
         return (int(fields[11]) + int(fields[12])) / ticks
+
+    def threads(self) -> int:
+        """Threads of the process (the executor's workers among them)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+        return 0
 
     def rss_bytes(self) -> int:
         """Resident memory of the process."""

@@ -201,6 +201,7 @@ class SimulatedGateway:
         self.channel = config.channel
         self.seq = 0
         self.mute = False  # True: ignore the host entirely (a hung gateway)
+        self.hold_info = False  # True: answers to GET_INFO wait for release_held()
         self.registered: dict[bytes, PeerEntry] = {}  # the radio's peer table
         self.pmk: bytes | None = None  # None: the firmware's built-in key
         self.in_range: set[bytes] = set()  # nodes that acknowledge unicast frames
@@ -209,6 +210,9 @@ class SimulatedGateway:
         self.held: list[Message] = []  # answers held back by "hold"
         self.air: list[tuple[bytes, bytes]] = []  # (dst, payload) transmitted, bounded
         self.received: list[Message] = []  # commands from the host, bounded below
+        # Told of every PACKET written to the host: its sequence number, and whether
+        # a bit of it was flipped on the wire (the soak's accounting of what is lost).
+        self.on_packet: Callable[[int, bool], None] | None = None
         self._write = write
         self._backlog = backlog
         self._clock = clock
@@ -275,6 +279,8 @@ class SimulatedGateway:
         match msg:
             case Ping():
                 self.send(Pong(msg.request_id))
+            case GetInfo() if self.hold_info:
+                self.held.append(self.hello())  # answered by release_held()
             case GetInfo():
                 self.send(self.hello())
             case Send():
@@ -405,14 +411,18 @@ class SimulatedGateway:
         if not self.mute:
             self._emit(msg.encode())
 
-    def _emit(self, frame: bytes) -> None:
+    def _emit(self, frame: bytes) -> bool:
+        """Write ``frame`` to the host; return True if a bit of it was flipped."""
         rate = self.config.corrupt_rate
+        corrupted = False
         if rate and self.rng.random() < 1 - (1 - rate) ** len(frame):
             self.stats.corrupted_frames += 1
             damaged = bytearray(frame)
             damaged[self.rng.randrange(len(frame))] ^= 1 << self.rng.randrange(8)
             frame = bytes(damaged)
+            corrupted = True
         self._write(frame)
+        return corrupted
 
     def packet(self, src: bytes, payload: bytes, rssi: int = -60) -> bool:
         """Forward one received ESP-NOW frame to the host; False if the queue dropped it."""
@@ -431,8 +441,10 @@ class SimulatedGateway:
             round((self._clock() - self._booted) * 1_000_000),
             payload,
         ).encode()
-        self.seq = (self.seq + 1) & 0xFFFFFFFF
-        self._emit(frame)
+        seq, self.seq = self.seq, (self.seq + 1) & 0xFFFFFFFF
+        corrupted = self._emit(frame)
+        if self.on_packet is not None:
+            self.on_packet(seq, corrupted)
         return True
 
     # ---- simulated peers --------------------------------------------------------

@@ -45,7 +45,7 @@ import time
 from typing import Any
 
 from devtools import develop
-from devtools.browser import Browser, ConsoleEntry, Page
+from devtools.browser import Browser, ConsoleEntry, Page, login_script
 from devtools.hass_instance import REPO, HassInstance
 from devtools.simulator import PtyGateway, SimulatorConfig, run_traffic
 from espnowgw.mac import mac_to_str
@@ -126,22 +126,6 @@ def _batches(page: Page, since: float = 0) -> list[dict[str, Any]]:
     return [
         e for e in events if "subscription" in e and ("batch" in e or "status" in e)
     ]
-
-
-async def _login_script(hass: HassInstance, tokens: dict[str, Any]) -> str:
-    stored = {
-        "access_token": tokens["access_token"],
-        "token_type": "Bearer",
-        "expires_in": tokens["expires_in"],
-        "refresh_token": tokens["refresh_token"],
-        "hassUrl": hass.url,
-        "clientId": hass.client_id,
-        "expires": int(time.time() * 1000) + tokens["expires_in"] * 1000,
-    }
-    return (
-        f"if (location.origin === {json.dumps(hass.url)}) "
-        f"localStorage.setItem('hassTokens', {json.dumps(json.dumps(stored))});"
-    )
 
 
 async def check_packets_appear(run: Run) -> None:
@@ -483,7 +467,7 @@ async def check_not_admin(run: Run, browser: Browser, url: str) -> Page:
     tokens = await hass.login("viewer", "viewer")
     page = await browser.new_page()
     await page.set_viewport(1280, 700)
-    await page.add_init_script(await _login_script(hass, tokens))
+    await page.add_init_script(login_script(hass, tokens))
     await page.add_init_script(SENDERS)
     await page.navigate(url)
     await page.wait_for(
@@ -677,7 +661,7 @@ async def check_walkthrough(
     """
 
     async def prepare(tab: Page) -> None:
-        await tab.add_init_script(await _login_script(run.hass, tokens))
+        await tab.add_init_script(login_script(run.hass, tokens))
         await tab.add_init_script(SENDERS)
 
     started = time.monotonic()
@@ -729,7 +713,7 @@ async def scenario(cdp: str, results: Path, *, tour: bool = False) -> list[str]:
                 "refresh_token": hass.refresh_token,
                 "expires_in": 1800,
             }
-            await page.add_init_script(await _login_script(hass, tokens))
+            await page.add_init_script(login_script(hass, tokens))
             await page.add_init_script(SENDERS)
             url = f"{hass.url}/{develop.DASHBOARD}/{develop.DASHBOARD_VIEW}"
             await page.navigate(url)

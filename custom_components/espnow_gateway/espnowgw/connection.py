@@ -131,6 +131,9 @@ class LinkConfig:
     """Timing and limits of a connection. Times in seconds."""
 
     hello_timeout: float = 5.0
+    # GET_INFO is sent again this often until a HELLO comes: an answer damaged on the
+    # wire is dropped by its CRC and would otherwise cost the whole hello_timeout.
+    hello_retry: float = 0.2
     ping_interval: float = 5.0
     dead_after: float = 15.0
     command_timeout: float = 5.0
@@ -144,7 +147,9 @@ class LinkConfig:
     # While disconnected from a local device path (not a URL), look for the path
     # this often: a gateway plugged in again is reconnected at once, not after the
     # backoff (USB events do the same, but only for devices the host's USB layer sees).
-    presence_poll: float = 1.0
+    # A look is one os.path.exists() in the executor; at 1 s it alone took half of
+    # the 2 s a replug may take (scripts/soak).
+    presence_poll: float = 0.2
     partial_frame_timeout: float = 0.25
     max_pending: int = 32
     max_queued_frames: int = 64
@@ -157,6 +162,7 @@ class LinkStats:
     connects: int = 0
     connect_failures: int = 0
     presence_wakeups: int = 0  # reconnects started by the device path reappearing
+    presence_checks: int = 0  # looks for a missing device path that did not find it
     busy_retries: int = 0  # opens tried again because the port was still busy
     reads: int = 0  # chunks from the port: bytes / reads is the mean chunk size
     disconnects: int = 0
@@ -265,6 +271,9 @@ class GatewayConnection:
         self._heartbeat_sent = 0.0
         self._last_rx = 0.0
         self._next_seq: int | None = None
+        # GET_INFOs of the last handshake not answered yet: their HELLOs are no restart.
+        self._unanswered = 0
+        self._late_hellos_until = 0.0
         self._closed = False
 
     # ---- lifecycle --------------------------------------------------------------
@@ -345,10 +354,16 @@ class GatewayConnection:
             return transport
 
     async def _handshake(self, waiter: asyncio.Future[Hello]) -> Hello:
-        self._write(GetInfo().encode())
+        loop = asyncio.get_running_loop()
+        config = self.config
+        self._unanswered = 0
         try:
-            async with asyncio.timeout(self.config.hello_timeout):
-                hello = await waiter
+            async with asyncio.timeout(config.hello_timeout):
+                while not waiter.done():
+                    self._write(GetInfo().encode())
+                    self._unanswered += 1
+                    await asyncio.wait({waiter}, timeout=config.hello_retry or None)
+                hello = waiter.result()
         except TimeoutError as err:
             raise ConnectError(
                 ConnectErrorReason.NO_HELLO,
@@ -358,6 +373,8 @@ class GatewayConnection:
             raise ConnectError(ConnectErrorReason.OPEN_FAILED, str(err)) from err
         finally:
             self._hello_waiter = None
+        # The gateway answers every GET_INFO: the answers to the others may still come.
+        self._late_hellos_until = loop.time() + config.hello_timeout
         if hello.protocol_major != PROTOCOL_MAJOR:
             raise ConnectError(
                 ConnectErrorReason.UNSUPPORTED_VERSION,
@@ -445,6 +462,7 @@ class GatewayConnection:
         while True:
             if await loop.run_in_executor(None, os.path.exists, self.url):
                 break
+            self.stats.presence_checks += 1
             await asyncio.sleep(self.config.presence_poll)
         _LOGGER.debug("%s is back: reconnecting now", self.url)
         self.stats.presence_wakeups += 1
@@ -568,9 +586,13 @@ class GatewayConnection:
     def _handle_control(self, msg: Message) -> None:
         match msg:
             case Hello():
+                answers = self._unanswered > 0
+                self._unanswered -= answers
                 waiter = self._hello_waiter
                 if waiter is not None and not waiter.done():
                     waiter.set_result(msg)
+                    return
+                if answers and self._late_answer(msg, waiter):
                     return
                 # Unsolicited: the gateway restarted; its sequence starts again.
                 self.stats.gateway_restarts += 1
@@ -608,6 +630,19 @@ class GatewayConnection:
                 _LOGGER.exception(
                     "Error handling %s from the gateway", type(msg).__name__
                 )
+
+    def _late_answer(self, hello: Hello, waiter: asyncio.Future[Hello] | None) -> bool:
+        """Whether ``hello`` answers another GET_INFO of the handshake (the same HELLO).
+
+        A restart just after a handshake that had to ask again could be taken for
+        one: only within ``hello_timeout``, and only with the very same HELLO.
+        """
+        if waiter is not None:  # the handshake has its HELLO and is finishing
+            return hello == waiter.result()
+        if asyncio.get_running_loop().time() > self._late_hellos_until:
+            self._unanswered = 0
+            return False
+        return hello == self.info
 
     def _drop_link(self) -> None:
         if self._protocol is not None:

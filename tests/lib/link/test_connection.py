@@ -657,3 +657,47 @@ async def test_run_retries_after_a_failed_handshake(
         await asyncio.wait_for(runner, 5)
     finally:
         pty.close()
+
+
+async def test_hello_damaged_on_the_wire_is_asked_for_again(
+    gateway: PtyGateway, make_connection: Factory, recorder: Recorder
+) -> None:
+    """A HELLO dropped by its CRC costs one ``hello_retry``, not the ``hello_timeout``."""
+    sim = gateway.gateway
+    sim.config.corrupt_rate = 1.0  # every frame damaged: the first answer is lost
+    conn = make_connection(
+        gateway.url,
+        dataclasses.replace(FAST, hello_timeout=60.0, hello_retry=0.01),
+    )
+    connecting = asyncio.create_task(conn.connect())
+    await recorder.wait_for(lambda: sim.stats.commands.get("GetInfo", 0) >= 1)
+    sim.config.corrupt_rate = 0.0
+    hello = await connecting
+    assert hello.mac == gateway.config.mac
+    assert sim.stats.corrupted_frames >= 1
+    assert sim.stats.commands["GetInfo"] >= 2
+    assert conn.stats.connect_failures == 0
+    assert conn.stats.gateway_restarts == 0
+
+
+async def test_late_answers_to_get_info_are_no_gateway_restart(
+    gateway: PtyGateway, make_connection: Factory, recorder: Recorder
+) -> None:
+    """The HELLOs answering the handshake's other GET_INFOs are not restarts; one more is."""
+    sim = gateway.gateway
+    sim.hold_info = True
+    conn = make_connection(
+        gateway.url, dataclasses.replace(FAST, hello_timeout=60.0, hello_retry=0.01)
+    )
+    connecting = asyncio.create_task(conn.connect())
+    await recorder.wait_for(lambda: len(sim.held) >= 3)
+    sim.hold_info = False
+    late = sim.release_held() - 1  # the first completes the handshake
+    await connecting
+    await recorder.wait_for(lambda: conn._unanswered == 0)
+    assert late >= 2
+    assert conn.stats.gateway_restarts == 0
+    assert not [m for m in recorder.messages if isinstance(m, Hello)]
+    sim.boot()  # a real restart now: its boot HELLO is one
+    await recorder.wait_for(lambda: conn.stats.gateway_restarts == 1)
+    assert [m for m in recorder.messages if isinstance(m, Hello)] == [sim.hello()]
