@@ -9,10 +9,15 @@ through the config flow (device limit raised to 2,000) and the simulator sends
 * memory: RSS growth per peer;
 * load: Home Assistant's CPU per frame and share of one core, recorded state
   writes per second;
-* button latency: a probe remote presses a button every 0.25 s while the load runs;
-  the time from the simulator writing the frame to the ``espnow_gateway_button``
-  event reaching a WebSocket client, p50/p99/max;
-* idle: Home Assistant's CPU share with every peer known and none sending.
+* button latency: a probe remote (a known device: it has pressed during the warm-up,
+  as a new BTHome sender's first frames are only evidence of its format) presses a
+  button every 0.25 s while the load runs; the time from the simulator writing the
+  frame to the ``espnow_gateway_button`` event reaching a WebSocket client,
+  p50/p99/max;
+* idle: Home Assistant's CPU share with every peer known and none sending, once the
+  silence has settled: the last coalesced writes made (slowly changing values up to
+  two slow intervals after the last frame), every peer marked unavailable (after at
+  least 60 s of silence) and those writes recorded.
 
 Targets (issue 8): button p99 <= 20 ms and idle <= 1 % of a core at 1,000 peers.
 Every figure of one size is measured in the same run as the others, on the same
@@ -28,6 +33,7 @@ import tempfile
 import time
 from typing import Any
 
+from custom_components.espnow_gateway.const import DEFAULT_SLOW_INTERVAL
 from devtools.hass_instance import HassInstance
 from devtools.simulator import PtyGateway, SimulatorConfig, run_traffic
 
@@ -82,6 +88,11 @@ async def _known_peers(hass: HassInstance, entry_id: str) -> int:
     return len(diagnostics["gateway"]["peers"])
 
 
+async def _stale_peers(hass: HassInstance, entry_id: str) -> int:
+    diagnostics = await hass.diagnostics(entry_id)
+    return sum(1 for peer in diagnostics["gateway"]["peers"] if peer["stale"])
+
+
 async def _run(peers: int, duration: float, idle: float) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     with tempfile.TemporaryDirectory(prefix="espnow-scale-") as tmp:
@@ -114,6 +125,11 @@ async def _run(peers: int, duration: float, idle: float) -> dict[str, Any]:
             while await _known_peers(hass, entry_id) < peers:
                 await asyncio.sleep(0.5)
             setup_s = loop.time() - started
+            for packet_id in range(200, 204):  # the probe becomes a known device
+                sim.gateway.packet(PROBE, _press(packet_id), -40)
+                await asyncio.sleep(PROBE_GAP)
+            while await _known_peers(hass, entry_id) < peers + 1:
+                await asyncio.sleep(0.5)
             await asyncio.sleep(5)  # warm up: the first writes, the recorder
             before = await hass.diagnostics(entry_id)
             cpu0, t0, wall0 = hass.cpu_seconds(), loop.time(), time.time()
@@ -125,9 +141,15 @@ async def _run(peers: int, duration: float, idle: float) -> dict[str, Any]:
             after = await hass.diagnostics(entry_id)
             rss_loaded = hass.rss_bytes()
             traffic.cancel()
-            # The last coalesced writes fall on each peer's phase: within two
-            # update intervals (5 s) of the last frame.
-            await asyncio.sleep(12)
+            # The last coalesced writes fall on each peer's phase: slowly changing
+            # values within two slow intervals of the last frame; then every peer
+            # is marked unavailable (60 s of silence at least), and the recorder
+            # writes that down.
+            await asyncio.sleep(2 * DEFAULT_SLOW_INTERVAL + 2)
+            settle = loop.time() + 120  # the probe (a button) may never be stale
+            while await _stale_peers(hass, entry_id) < peers and loop.time() < settle:
+                await asyncio.sleep(1.0)
+            await asyncio.sleep(10)
             idle_cpu0, idle_t0 = hass.cpu_seconds(), loop.time()
             await asyncio.sleep(idle)
             idle_share = (hass.cpu_seconds() - idle_cpu0) / (loop.time() - idle_t0)
