@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+from collections.abc import AsyncIterator
 import contextlib
 import fcntl
 import os
@@ -65,6 +66,49 @@ async def _authenticate(ws: aiohttp.ClientWebSocketResponse, token: str) -> None
         raise RuntimeError(answer)
 
 
+async def events(
+    ws: aiohttp.ClientWebSocketResponse, seconds: float, result: dict[str, Any]
+) -> AsyncIterator[tuple[float, dict[str, Any]]]:
+    """The events ``ws`` receives for ``seconds``: (arrival time, event) each.
+
+    Counts the messages and the largest one in ``result``, and notes there when the
+    server closed the connection.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (remaining := deadline - loop.time()) > 0:
+        try:
+            message = await asyncio.wait_for(ws.receive(), remaining)
+        except TimeoutError:
+            return
+        if message.type in (
+            aiohttp.WSMsgType.CLOSE,
+            aiohttp.WSMsgType.CLOSED,
+            aiohttp.WSMsgType.ERROR,
+        ):
+            result["closed_by_server"] = True
+            return
+        now = time.time()
+        result["messages"] += 1
+        result["largest_message"] = max(result["largest_message"], len(message.data))
+        data = orjson.loads(message.data)
+        for item in data if isinstance(data, list) else [data]:
+            if item.get("type") == "event":
+                yield now, item["event"]
+
+
+async def ack(ws: aiohttp.ClientWebSocketResponse, msg_id: int, batch: int) -> None:
+    """Acknowledge the batches of subscription 1 up to ``batch``."""
+    await ws.send_json(
+        {
+            "id": msg_id,
+            "type": "espnow_gateway/ack_packets",
+            "subscription": 1,
+            "batch": batch,
+        }
+    )
+
+
 async def reader(
     session: aiohttp.ClientSession,
     url: str,
@@ -95,55 +139,25 @@ async def reader(
         subscribe = {"id": 1, "type": "naive_stream/subscribe"}
     await ws.send_json(subscribe)
     next_id = 2
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
     latencies = result["latencies"]
     try:
-        while (remaining := deadline - loop.time()) > 0:
-            try:
-                message = await asyncio.wait_for(ws.receive(), remaining)
-            except TimeoutError:
-                break
-            if message.type in (
-                aiohttp.WSMsgType.CLOSE,
-                aiohttp.WSMsgType.CLOSED,
-                aiohttp.WSMsgType.ERROR,
-            ):
-                result["closed_by_server"] = True
-                break
-            now = time.time()
-            result["messages"] += 1
-            result["largest_message"] = max(
-                result["largest_message"], len(message.data)
-            )
-            data = orjson.loads(message.data)
-            for item in data if isinstance(data, list) else [data]:
-                if item.get("type") != "event":
-                    continue
-                event = item["event"]
-                if mode == "naive":
-                    result["received"] += 1
-                    latencies.append(now - _sent_at(event["payload"], encoding))
-                    if naive_rate:
-                        await asyncio.sleep(1 / naive_rate)
-                    continue
-                result["dropped_reported"] += event.get("dropped", 0)
-                if "status" in event:
-                    result["statuses"].append(event["status"])
-                if "batch" in event:
-                    packets = event["packets"]
-                    result["received"] += len(packets)
-                    for packet in packets:
-                        latencies.append(now - _sent_at(packet["payload"], encoding))
-                    await ws.send_json(
-                        {
-                            "id": next_id,
-                            "type": "espnow_gateway/ack_packets",
-                            "subscription": 1,
-                            "batch": event["batch"],
-                        }
-                    )
-                    next_id += 1
+        async for now, event in events(ws, seconds, result):
+            if mode == "naive":
+                result["received"] += 1
+                latencies.append(now - _sent_at(event["payload"], encoding))
+                if naive_rate:
+                    await asyncio.sleep(1 / naive_rate)
+                continue
+            result["dropped_reported"] += event.get("dropped", 0)
+            if "status" in event:
+                result["statuses"].append(event["status"])
+            if "batch" in event:
+                packets = event["packets"]
+                result["received"] += len(packets)
+                for packet in packets:
+                    latencies.append(now - _sent_at(packet["payload"], encoding))
+                await ack(ws, next_id, event["batch"])
+                next_id += 1
     finally:
         await ws.close()
     return result

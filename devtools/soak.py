@@ -34,7 +34,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 import json
 import os
 from pathlib import Path
@@ -465,28 +465,17 @@ def plans(args: argparse.Namespace) -> list[Plan]:
     )
     if not args.controls:
         return [main]
-    idle = Plan(
+    # The controls: the main run's scenario with one thing taken away (and neither
+    # the card nor the link's debug lines).
+    control = replace(main, card=False, debug_link=False)
+    idle = replace(
+        control,
         name="no traffic",
-        duration=args.duration,
-        warmup=args.warmup,
-        rate=args.rate,
-        corrupt_rate=args.corrupt_rate,
         replug_every=None,
         traffic_after_warmup=False,
         subscribers=False,
-        seed=args.seed,
     )
-    no_recorder = Plan(
-        name="no recorder",
-        duration=args.duration,
-        warmup=args.warmup,
-        rate=args.rate,
-        corrupt_rate=args.corrupt_rate,
-        replug_every=args.replug_every or None,
-        unplug_for=args.unplug_for,
-        recorder=False,
-        seed=args.seed,
-    )
+    no_recorder = replace(control, name="no recorder", recorder=False)
     return [main, idle, no_recorder]
 
 

@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import base64
 from dataclasses import dataclass, field
-import time
 from typing import Any
 
 import aiohttp
@@ -30,6 +29,8 @@ from benchmarks.stream_clients import (
     CAPPED_SUBSCRIPTION,
     FAST_SUBSCRIPTION,
     _authenticate,
+    ack,
+    events,
     stalled,
 )
 
@@ -95,62 +96,32 @@ async def reader(
         {"id": 1, "type": "espnow_gateway/subscribe_packets"} | subscription
     )
     next_id = 2
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
     try:
-        while (remaining := deadline - loop.time()) > 0:
-            try:
-                message = await asyncio.wait_for(ws.receive(), remaining)
-            except TimeoutError:
-                break
-            if message.type in (
-                aiohttp.WSMsgType.CLOSE,
-                aiohttp.WSMsgType.CLOSED,
-                aiohttp.WSMsgType.ERROR,
-            ):
-                result["closed_by_server"] = True
-                break
-            now = time.time()
-            result["messages"] += 1
-            result["largest_message"] = max(
-                result["largest_message"], len(message.data)
-            )
-            data = orjson.loads(message.data)
-            for item in data if isinstance(data, list) else [data]:
-                if item.get("type") != "event":
-                    continue
-                event = item["event"]
-                result["dropped_reported"] += event.get("dropped", 0)
-                if "status" in event:
-                    result["statuses"].append(event["status"])
-                if "batch" not in event:
-                    continue
-                packets = event["packets"]
-                result["received"] += len(packets)
-                if record:
-                    for packet in packets:
-                        seq = packet["seq"]
-                        current = segments[-1] if segments else None
-                        if current is None or seq < current.first:
+        async for now, event in events(ws, seconds, result):
+            result["dropped_reported"] += event.get("dropped", 0)
+            if "status" in event:
+                result["statuses"].append(event["status"])
+            if "batch" not in event:
+                continue
+            packets = event["packets"]
+            result["received"] += len(packets)
+            if record:
+                for packet in packets:
+                    seq = packet["seq"]
+                    current = segments[-1] if segments else None
+                    if current is None or seq < current.first:
+                        segments.append(Segment(seq, seq, now, now))
+                        segments[-1].add(seq, now)
+                    elif seq <= current.last:
+                        if seq < current.last // 2:  # a new boot, seq from 0
                             segments.append(Segment(seq, seq, now, now))
                             segments[-1].add(seq, now)
-                        elif seq <= current.last:
-                            if seq < current.last // 2:  # a new boot, seq from 0
-                                segments.append(Segment(seq, seq, now, now))
-                                segments[-1].add(seq, now)
-                            else:
-                                result["out_of_order"] += 1
                         else:
-                            current.add(seq, now)
-                await ws.send_json(
-                    {
-                        "id": next_id,
-                        "type": "espnow_gateway/ack_packets",
-                        "subscription": 1,
-                        "batch": event["batch"],
-                    }
-                )
-                next_id += 1
+                            result["out_of_order"] += 1
+                    else:
+                        current.add(seq, now)
+            await ack(ws, next_id, event["batch"])
+            next_id += 1
     finally:
         await ws.close()
     if record:
