@@ -483,7 +483,11 @@ async def check_not_admin(run: Run, browser: Browser, url: str) -> Page:
 
 
 # Which code sent each WebSocket message: the card's (its module is on the stack of the
-# send, async callers included) or Home Assistant's frontend. The frames alone cannot
+# send) or Home Assistant's frontend. A subscribe may wait in the WebSocket library's
+# queue while it reconnects, so for it the async callers count too. An unsubscribe the
+# card sends synchronously (``PacketStream._end``, or a subscription no longer wanted):
+# for it only the synchronous frames count, as an unsubscribe of the frontend's can
+# have the card's module among its async callers. The frames alone cannot
 # tell: after a reconnect the frontend's WebSocket library sends unsubscribes under ids
 # of the connection before (a closure keeps the old command id), which on the new
 # connection name whatever got that id there, the card's subscription included.
@@ -503,7 +507,9 @@ SENDERS = f"""
     if (stack.includes({json.dumps(CARD_MODULES)})) {{
       let message = {{}};
       try {{ message = JSON.parse(data); }} catch {{}}
-      window.__cardSent.push([sockets.get(this), message.id ?? null, message.type ?? null]);
+      const sync = stack.split(" at async ")[0].includes({json.dumps(CARD_MODULES)});
+      if (message.type !== "unsubscribe_events" || sync)
+        window.__cardSent.push([sockets.get(this), message.id ?? null, message.type ?? null]);
     }}
     return send.call(this, data);
   }};
