@@ -203,7 +203,8 @@ async def test_setup_retried_when_protocol_unsupported(
     first = asked["GetInfo"]  # one, or more if the answer was slow (hello_retry)
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=5))
     await wait_until(hass, lambda: asked["GetInfo"] > first)
-    await hass.async_block_till_done()
+    # The attempt waits for the gateway's answer on the pty, not only on the loop.
+    await wait_until(hass, lambda: config_entry.state is ConfigEntryState.SETUP_RETRY)
     assert config_entry.state is ConfigEntryState.SETUP_RETRY
     # The gateway gets new firmware and is plugged in again: it comes up by itself.
     gateway.unplug()
