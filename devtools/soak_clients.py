@@ -70,6 +70,22 @@ class Segment:
         }
 
 
+def _record(segments: list[Segment], seq: int, now: float) -> bool:
+    """Record packet ``seq`` in the current segment or a new one; False if out of order.
+
+    A ``seq`` below the current segment's first, or below half its last, starts a
+    new segment (a new boot counts from 0 again).
+    """
+    current = segments[-1] if segments else None
+    if current is None or seq < current.first or seq < current.last // 2:
+        current = Segment(seq, seq, now, now)
+        segments.append(current)
+    elif seq <= current.last:
+        return False
+    current.add(seq, now)
+    return True
+
+
 async def reader(
     session: aiohttp.ClientSession,
     url: str,
@@ -107,19 +123,8 @@ async def reader(
             result["received"] += len(packets)
             if record:
                 for packet in packets:
-                    seq = packet["seq"]
-                    current = segments[-1] if segments else None
-                    if current is None or seq < current.first:
-                        segments.append(Segment(seq, seq, now, now))
-                        segments[-1].add(seq, now)
-                    elif seq <= current.last:
-                        if seq < current.last // 2:  # a new boot, seq from 0
-                            segments.append(Segment(seq, seq, now, now))
-                            segments[-1].add(seq, now)
-                        else:
-                            result["out_of_order"] += 1
-                    else:
-                        current.add(seq, now)
+                    if not _record(segments, packet["seq"], now):
+                        result["out_of_order"] += 1
             await ack(ws, next_id, event["batch"])
             next_id += 1
     finally:
