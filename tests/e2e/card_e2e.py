@@ -566,7 +566,8 @@ async def _unsubscribes(page: Page) -> Unsubscribes:
                     target = item["subscription"]
                     if item["id"] not in ours:
                         by_frontend.add(target)
-                    elif not (
+                        continue
+                    if not (
                         ours.get(target) == SUBSCRIBE and results.get(target) is True
                     ):
                         out.faults.append(f"unsubscribed {target}, not its own: {item}")
