@@ -29,12 +29,17 @@ from .espnowgw.connection import (
     CommandFailedError,
     GatewayConnection,
     GatewayError,
+    GatewayTimeoutError,
     NotConnectedError,
 )
 from .espnowgw.mac import BROADCAST, mac_to_str
 from .espnowgw.messages import Capability, Status
 from .helpers import parse_key
 from .peer_table import PeerTable
+
+# Each set-up step is sent at most this many times when its answer is lost (a byte
+# damaged on the line, the gateway busy): every step is idempotent.
+SET_UP_ATTEMPTS = 3
 
 
 class PeerTableFullError(GatewayError):
@@ -46,6 +51,7 @@ class RadioCounters:
     """What setting up the gateway's radio did."""
 
     set_ups: int = 0
+    set_up_retries: int = 0  # a step sent again: its answer was lost
     set_up_errors: int = 0
     peers_added: int = 0
     peers_removed: int = 0
@@ -116,7 +122,7 @@ class GatewayRadio:
             self.counters.set_ups += 1
             for name, step in steps:
                 try:
-                    await step()
+                    await self._attempt(step)
                 except NotConnectedError:
                     return  # set up again at the next connect
                 except GatewayError as err:
@@ -127,6 +133,23 @@ class GatewayRadio:
                         self.connection.url,
                         err,
                     )
+
+    async def _attempt(self, step: Callable[[], Awaitable[None]]) -> None:
+        """Run a set-up step; run it again when an answer was lost."""
+        for attempt in range(1, SET_UP_ATTEMPTS + 1):
+            try:
+                await step()
+            except GatewayTimeoutError:
+                if attempt == SET_UP_ATTEMPTS:
+                    raise
+                self.counters.set_up_retries += 1
+                LOGGER.debug(
+                    "The ESP-NOW gateway on %s did not answer a set-up command: "
+                    "sending it again",
+                    self.connection.url,
+                )
+            else:
+                return
 
     async def _restore_channel(self) -> None:
         info = self.connection.info

@@ -17,6 +17,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.espnow_gateway.coordinator import EspNowGateway
+from custom_components.espnow_gateway.radio import SET_UP_ATTEMPTS
 from devtools.simulator import CAPABILITIES_1_0, PtyGateway, SimulatorConfig
 from espnowgw.mac import BROADCAST, mac_to_str
 from espnowgw.messages import (
@@ -300,14 +301,41 @@ async def test_a_send_waits_for_the_set_up(
     sim = gateway.gateway
     device_id = await heard(hass, gateway, init_integration)
     gw = await radio_ready(hass, init_integration)
-    sim.mute = True  # the set-up's GET_PEERS goes unanswered
+    sim.mute = True  # the set-up's GET_PEERS goes unanswered, each of three times
     gw.radio.link_up()
+    task = start_send(hass, device_id=device_id, payload="x", timeout=20)
+    for _ in range(SET_UP_ATTEMPTS - 1):
+        await advance(hass, freezer, 5)  # the link gives up on an answer after 5 s
+        assert not task.done()
+    assert not received(sim, AddPeer)  # the send waits for the set-up
     sim.mute = False
-    task = start_send(hass, device_id=device_id, payload="x")
-    await advance(hass, freezer, 1)
-    assert not task.done()
-    assert not received(sim, AddPeer)  # it waits for the set-up
-    await advance(hass, freezer, 4)  # the link gives up on GET_PEERS after 5 s
+    await advance(hass, freezer, 5)
     assert (await task)["delivered"] == 1
+    assert gw.radio.counters.set_up_retries == SET_UP_ATTEMPTS - 1
     assert gw.radio.counters.set_up_errors == 1
     assert "Setting up the peer table of the ESP-NOW gateway" in caplog.text
+
+
+@pytest.mark.parametrize("entry_options", [ENCRYPTED])
+async def test_a_lost_answer_is_asked_again(
+    hass: HomeAssistant,
+    gateway: PtyGateway,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    unload_entries: None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A set-up command whose answer is lost on the line is sent again: no warning."""
+    sim = gateway.gateway
+    sim.command_script.append(None)  # SET_PMK's first answer is lost
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    gw = runtime(config_entry)
+    await wait_until(hass, lambda: not sim.command_script)
+    assert sim.pmk is None
+    await advance(hass, freezer, 5)
+    gw = await radio_ready(hass, config_entry)
+    assert sim.pmk == PMK.encode()
+    assert len(received(sim, SetPmk)) == 2
+    assert (gw.radio.counters.set_up_retries, gw.radio.counters.set_up_errors) == (1, 0)
+    assert "Setting up the" not in caplog.text
