@@ -24,8 +24,9 @@ Measured (``soak_report`` prints and checks it):
 - every warning and error line of Home Assistant's log (a traceback fails the soak).
 
 Control runs (not with ``--ci``): the same Home Assistant without traffic after the
-warm-up (alongside the main run: it costs no CPU), and the main scenario without the
-recorder (after it), to tell the integration's memory from the rest.
+warm-up (alongside the main run: it costs no CPU), then the main scenario without the
+recorder, and the main scenario without ``tracemalloc`` (whose own bookkeeping grows
+with what it traces), to tell the integration's memory from the rest.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class Plan:
     card: bool = False  # the card in Chromium (else a third fast Python client)
     seed: int = 9
     debug_link: bool = False  # the link's and serialx's debug lines in the log
+    traced: bool = True  # Python allocations traced (tracemalloc: memory of its own)
 
 
 @dataclass
@@ -176,6 +178,8 @@ class Run:
             and "connect_error" in s["attributes"]
         )
         self._events = WsClient(await self.hass.websocket())
+        if self.plan.traced:
+            await self.probe("soak_probe/trace")
         self._watch = asyncio.create_task(self._watch_connection())
 
     async def _watch_connection(self) -> None:
@@ -462,6 +466,7 @@ def plans(args: argparse.Namespace) -> list[Plan]:
         card=args.cdp is not None,
         debug_link=args.debug_link,
         seed=args.seed,
+        traced=args.trace,
     )
     if not args.controls:
         return [main]
@@ -476,7 +481,8 @@ def plans(args: argparse.Namespace) -> list[Plan]:
         subscribers=False,
     )
     no_recorder = replace(control, name="no recorder", recorder=False)
-    return [main, idle, no_recorder]
+    untraced = replace(control, name="untraced", traced=False)
+    return [main, idle, no_recorder, untraced]
 
 
 async def soak(args: argparse.Namespace) -> dict[str, Any]:
@@ -526,6 +532,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--debug-link", action="store_true", help="the link's debug lines in the log"
+    )
+    parser.add_argument(
+        "--trace",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="trace Python allocations in the main run (default: on)",
     )
     parser.add_argument("--results", type=Path, default=REPO / "soak-results")
     args = parser.parse_args(argv)

@@ -1,11 +1,14 @@
 """Soak probe: figures from inside a Home Assistant process, for ``scripts/soak`` only.
 
 Never shipped: ``scripts/soak`` links this folder into the custom_components of its own
-throw-away configuration (``soak_probe:`` in configuration.yaml). It starts tracing
-Python allocations (``tracemalloc``, one frame) when Home Assistant sets it up and
-answers two administrator WebSocket commands:
+throw-away configuration (``soak_probe:`` in configuration.yaml). It answers three
+administrator WebSocket commands:
 
-- ``soak_probe/mark``: take the reference snapshot (the end of the soak's warm-up);
+- ``soak_probe/trace``: start tracing Python allocations (``tracemalloc``, one frame);
+  a run that never asks (``scripts/soak --no-trace``, the "untraced" control) shows
+  Home Assistant's memory without the tracer's own;
+- ``soak_probe/mark``: take the reference snapshot (the end of the soak's warm-up), if
+  allocations are traced;
 - ``soak_probe/figures``: the event loop's task count, what ``tracemalloc`` traces now
   (and its own overhead), and with ``compare: true`` the growth since the mark, in total
   and in the integration's files (``custom_components/espnow_gateway/``), with the
@@ -89,13 +92,25 @@ def _figures(hass: HomeAssistant) -> dict[str, Any]:
 
 
 @websocket_api.require_admin
+@websocket_api.websocket_command({vol.Required("type"): "soak_probe/trace"})
+@callback
+def _trace(
+    hass: HomeAssistant, connection: websocket_api.ActiveConnection, msg: dict[str, Any]
+) -> None:
+    if not tracemalloc.is_tracing():
+        tracemalloc.start(1)
+    connection.send_result(msg["id"], _figures(hass))
+
+
+@websocket_api.require_admin
 @websocket_api.websocket_command({vol.Required("type"): "soak_probe/mark"})
 @websocket_api.async_response
 async def _mark(
     hass: HomeAssistant, connection: websocket_api.ActiveConnection, msg: dict[str, Any]
 ) -> None:
     probe: _Probe = hass.data[DOMAIN]
-    probe.mark = await hass.async_add_executor_job(_snapshot)
+    if tracemalloc.is_tracing():
+        probe.mark = await hass.async_add_executor_job(_snapshot)
     connection.send_result(msg["id"], _figures(hass))
 
 
@@ -115,10 +130,9 @@ async def _report(
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Start tracing allocations and register the commands."""
-    if not tracemalloc.is_tracing():
-        tracemalloc.start(1)
+    """Register the commands."""
     hass.data[DOMAIN] = _Probe()
+    websocket_api.async_register_command(hass, _trace)
     websocket_api.async_register_command(hass, _mark)
     websocket_api.async_register_command(hass, _report)
     return True
