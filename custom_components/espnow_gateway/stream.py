@@ -25,7 +25,7 @@ from typing import Any, Final
 from .espnowgw.messages import Packet
 from .stream_options import StreamOptions
 from .stream_subscriber import Subscriber
-from .stream_wire import StreamPacket, gateway_json
+from .stream_wire import Chunk, StreamPacket, gateway_json
 
 MAX_ROUTES: Final = 64  # gateways whose subscriber lists are kept ready
 MAX_PENDING: Final = 1024  # packets held for one hand-over; more: handed over at once
@@ -38,8 +38,8 @@ class Route:
     """One gateway's subscribers, its id as JSON, and the packets not handed over yet.
 
     Packets are handed to the subscribers ``HANDOVER_DELAY`` after the first of them
-    arrived, as a list: a subscriber takes a whole list in a few steps (one rate
-    check, one buffer update) instead of a call per packet.
+    arrived, as one ``Chunk``: a subscriber takes a whole chunk in a few steps (one
+    rate check, one buffer update) instead of a call per packet.
     """
 
     __slots__ = ("gateway_json", "pending", "subscribers", "timer")
@@ -60,10 +60,10 @@ class Route:
         if not items:
             return
         self.pending = []
-        sizes: dict[str, int] = {}  # the whole list's size, per encoding
+        chunk = Chunk(items)
         for subscriber in self.subscribers:
             if not subscriber.closed:
-                subscriber.take(items, now, sizes)
+                subscriber.take(chunk, now)
 
 
 class StreamHub:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from .stream_options import Policy, StreamOptions, compile_filter
 from .stream_wire import (
     MAX_MESSAGE_BYTES,
+    Chunk,
     StreamPacket,
     batch_head,
     batch_message,
@@ -83,8 +84,12 @@ class Subscriber:
         )
         self._window = options.window
         self.stall_timeout = options.effective_stall_timeout
+        # The buffer, oldest first: packets one by one (where policies act), then
+        # whole hand-overs kept as they came, with their JSON joined (the common case).
         self._buffer: OrderedDict[object, StreamPacket] = OrderedDict()
         self._counter = 0
+        self._chunks: list[tuple[list[StreamPacket], bytes]] = []
+        self._chunked = 0  # packets in _chunks
         self.buffered_bytes = 0
         self.peak_bytes = 0
         self.throttled = False
@@ -112,6 +117,15 @@ class Subscriber:
     def dropped(self) -> int:
         """Packets that matched the filters but were not delivered (rate + overflow)."""
         return self.dropped_rate + self.dropped_overflow
+
+    @property
+    def buffered_count(self) -> int:
+        """Packets in the buffer."""
+        return len(self._buffer) + self._chunked
+
+    def buffered_items(self) -> list[StreamPacket]:
+        """Return the packets in the buffer, oldest first."""
+        return [*self._buffer.values(), *(i for c, _ in self._chunks for i in c)]
 
     @property
     def in_flight(self) -> int:
@@ -146,7 +160,7 @@ class Subscriber:
             "dropped_rate": self.dropped_rate,
             "dropped_overflow": self.dropped_overflow,
             "buffered_bytes": self.buffered_bytes,
-            "buffered_packets": len(self._buffer),
+            "buffered_packets": self.buffered_count,
             "peak_buffered_bytes": self.peak_bytes,
             "throttled": self.throttled,
             "throttled_seconds": round(throttled, 3),
@@ -161,21 +175,22 @@ class Subscriber:
 
     # ---- hot path -----------------------------------------------------------------
 
-    def take(
-        self, items: list[StreamPacket], now: float, sizes: dict[str, int]
-    ) -> None:
+    def take(self, chunk: Chunk, now: float) -> None:
         """Consider the packets of one gateway that arrived at ``now``, in order.
 
-        ``sizes`` holds the whole list's size per encoding, shared by the
-        subscribers that take all of it. The common case (everything passes and
-        fits) is one rate check and one buffer update; throttling and policies go
-        packet by packet.
+        The common case (everything passes and fits) is one rate check and one
+        buffer update, and the chunk's JSON, joined once for every subscriber of
+        the same encoding, is kept as it is; throttling and policies go packet by
+        packet.
         """
+        items = chunk.items
+        whole = True  # all of the chunk is kept
         accepts = self._accepts
         if accepts is not None:
             items = [item for item in items if accepts(item)]
             if not items:
                 return
+            whole = len(items) == len(chunk.items)
         count = len(items)
         self.matched += count
         tokens = self._tokens
@@ -192,29 +207,36 @@ class Subscriber:
             if not allowed:
                 return
             items = items[:allowed]
+            whole = False
         if self.throttled:
             for item in items:
                 self._store(item)
             return
-        fragment = self._fragment
-        if accepts is None and allowed == count:
-            size = sizes.get(self.options.encoding)
-            if size is None:
-                size = sizes[self.options.encoding] = (
-                    sum(map(len, map(fragment, items))) + count
-                )
+        if whole:
+            joined = chunk.joined(self.options.encoding)
         else:
-            size = sum(map(len, map(fragment, items))) + allowed
-        buffered = self.buffered_bytes + size
+            joined = b",".join(map(self._fragment, items))
+        # Each packet's JSON and the separator after it: one comma fewer, and "]".
+        buffered = self.buffered_bytes + len(joined) + 1
         if buffered > self._high:
             for item in items:
                 self._store(item)
             return
-        counter = self._counter
-        self._buffer.update(zip(range(counter, counter + allowed), items, strict=True))
-        self._counter = counter + allowed
+        self._chunks.append((items, joined))
+        self._chunked += allowed
         self.buffered_bytes = buffered
         self._kept()
+
+    def _spill(self) -> None:
+        """Put the kept chunks' packets in the buffer one by one (policies, splits)."""
+        buffer = self._buffer
+        counter = self._counter
+        for items, _joined in self._chunks:
+            buffer.update(zip(range(counter, counter + len(items)), items, strict=True))
+            counter += len(items)
+        self._counter = counter
+        self._chunks.clear()
+        self._chunked = 0
 
     def _drop(self, item: StreamPacket) -> None:
         """Count a packet dropped by the overflow policy."""
@@ -224,6 +246,8 @@ class Subscriber:
 
     def _store(self, item: StreamPacket) -> None:
         """Store one packet near or above the high watermark: the policies."""
+        if self._chunks:
+            self._spill()
         policy = self.options.policy
         if self.throttled and policy is Policy.DROP_NEWEST:
             self._drop(item)  # refused before it is even encoded
@@ -269,7 +293,7 @@ class Subscriber:
     # ---- sending --------------------------------------------------------------------
 
     def _arm(self) -> None:
-        if self.closed or not self._buffer or self.in_flight >= self._window:
+        if self.closed or not self.buffered_count or self.in_flight >= self._window:
             return
         loop = self.hub.loop
         delay = max(0.0, self._last_send + self._interval - loop.time())
@@ -278,9 +302,9 @@ class Subscriber:
     def _flush(self) -> None:
         """Send what is buffered: one batch, or several if it exceeds the size cap."""
         self._timer = None
-        while not self.closed and self._buffer and self.in_flight < self._window:
+        while not self.closed and self.buffered_count and self.in_flight < self._window:
             self._send_batch()
-            if not self._buffer:
+            if not self.buffered_count:
                 break
             self.splits += 1  # the rest did not fit in one message: it follows
         if self.throttled and self.buffered_bytes <= self._low:
@@ -295,11 +319,18 @@ class Subscriber:
         buffer = self._buffer
         fragment = self._fragment
         if self.buffered_bytes <= budget:  # all of it fits: the common case
-            fragments = list(map(self._made, buffer.values()))
-            buffer.clear()
-            self._finish_batch(head, fragments, self.buffered_bytes)
+            parts = [joined for _items, joined in self._chunks]
+            count = self._chunked
+            if buffer:
+                parts.insert(0, b",".join(map(self._made, buffer.values())))
+                count += len(buffer)
+                buffer.clear()
+            self._chunks.clear()
+            self._chunked = 0
+            self._finish_batch(head, parts, count, self.buffered_bytes)
             return
-        fragments = []
+        self._spill()
+        fragments: list[bytes] = []
         taken = 0
         while buffer:
             key, item = buffer.popitem(last=False)
@@ -311,13 +342,16 @@ class Subscriber:
                 break
             fragments.append(data)
             taken += size
-        self._finish_batch(head, fragments, taken)
+        self._finish_batch(head, fragments, len(fragments), taken)
 
-    def _finish_batch(self, head: bytes, fragments: list[bytes], taken: int) -> None:
+    def _finish_batch(
+        self, head: bytes, parts: list[bytes], count: int, taken: int
+    ) -> None:
+        """Send ``count`` packets (``parts``: their JSON, ``taken`` bytes in all)."""
         self.buffered_bytes -= taken
-        self.sent += len(fragments)
+        self.sent += count
         self.batches += 1
-        message = batch_message(head, fragments, self._tail(self.buffered_bytes))
+        message = batch_message(head, parts, self._tail(self.buffered_bytes))
         loop = self.hub.loop
         self._last_send = loop.time()
         if self._stall_timer is None and self.stall_timeout > 0:
@@ -398,6 +432,8 @@ class Subscriber:
             self.throttled_seconds += self.hub.clock() - self._throttled_at
             self.throttled = False
         self._buffer.clear()
+        self._chunks.clear()
+        self._chunked = 0
         self.buffered_bytes = 0
         self.hub.remove(self)
         if notify and self._on_close is not None:

@@ -101,6 +101,32 @@ class StreamPacket:
         return fragment
 
 
+class Chunk:
+    """Packets of one gateway handed over together, as every subscriber sees them.
+
+    A subscriber that keeps all of them keeps the chunk's JSON, joined once per
+    encoding for every such subscriber: its batch is then joined from a few chunks,
+    not from hundreds of packets. (The packets keep their own JSON too: a subscriber
+    that must drop or split goes packet by packet.)
+    """
+
+    __slots__ = ("_joined", "items")
+
+    def __init__(self, items: list[StreamPacket]) -> None:
+        """Wrap ``items`` (never changed afterwards)."""
+        self.items = items
+        self._joined: dict[Encoding, bytes] = {}
+
+    def joined(self, encoding: Encoding) -> bytes:
+        """Return the packets' JSON in ``encoding``, comma-separated (made once)."""
+        data = self._joined.get(encoding)
+        if data is None:
+            data = self._joined[encoding] = b",".join(
+                map(fragment_of(encoding), self.items)
+            )
+        return data
+
+
 def fragment_of(encoding: Encoding) -> Callable[[StreamPacket], bytes]:
     """Return the function that gives a packet's JSON in ``encoding``."""
     return StreamPacket.hex if encoding == Encoding.HEX else StreamPacket.base64
@@ -135,9 +161,12 @@ def figures(
     return _FIGURES % (msg_id, dropped, dropped_total, buffered, _BOOL[throttled])
 
 
-def batch_message(head: bytes, fragments: list[bytes], tail: bytes) -> bytes:
-    """Join a batch: ``len(head)`` + the packets' sizes + ``len(tail)`` bytes."""
-    return b"%b%b]%b" % (head, b",".join(fragments), tail)
+def batch_message(head: bytes, parts: list[bytes], tail: bytes) -> bytes:
+    """Join a batch: ``len(head)`` + the packets' sizes + ``len(tail)`` bytes.
+
+    ``parts`` are packets' JSON, each alone or several already comma-separated.
+    """
+    return b"%b%b]%b" % (head, b",".join(parts), tail)
 
 
 def status_message(msg_id: int, status: str, reason: str | None, tail: bytes) -> bytes:

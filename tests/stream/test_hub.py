@@ -242,7 +242,7 @@ async def test_watermarks_and_drop_oldest(hub: StreamHub) -> None:
     assert client.statuses == ["throttled"]
     assert subscriber.buffered_bytes <= 4096
     assert subscriber.peak_bytes <= 4096
-    buffered = list(subscriber._buffer.values())
+    buffered = subscriber.buffered_items()
     assert [item.packet.seq for item in buffered] == list(
         range(30 - len(buffered), 30)
     )  # newest kept
@@ -252,7 +252,7 @@ async def test_watermarks_and_drop_oldest(hub: StreamHub) -> None:
     assert client.statuses == ["throttled", "resumed"]
     assert not subscriber.throttled
     assert subscriber.matched == (
-        subscriber.sent + subscriber.dropped + len(subscriber._buffer)
+        subscriber.sent + subscriber.dropped + subscriber.buffered_count
     )
     assert client.reported_drops == subscriber.dropped
     assert subscriber.throttled_seconds >= 0
@@ -270,7 +270,7 @@ async def test_drop_newest(hub: StreamHub) -> None:
     _fill(hub, 1)
     await settle()
     _fill(hub, 30)
-    kept = [item.packet.seq for item in subscriber._buffer.values()]
+    kept = [item.packet.seq for item in subscriber.buffered_items()]
     assert kept == list(range(len(kept)))  # the oldest are kept
     assert subscriber.dropped_overflow == 30 - len(kept)
     subscriber.ack(1)
@@ -293,14 +293,14 @@ async def test_latest_per_peer(hub: StreamHub) -> None:
         hub.publish("gw", packet(A if seq % 2 else B, seq, size=300), "raw")
     hub.deliver()
     assert subscriber.throttled
-    sources = [item.packet.src for item in subscriber._buffer.values()]
+    sources = [item.packet.src for item in subscriber.buffered_items()]
     # Until throttling started packets were kept; after it, one per peer (the newest).
     throttled_part = sources[-2:]
     assert sorted(throttled_part) == [A, B]
-    newest = {item.packet.src: item.packet.seq for item in subscriber._buffer.values()}
+    newest = {item.packet.src: item.packet.seq for item in subscriber.buffered_items()}
     assert newest == {A: 39, B: 40}
     assert subscriber.matched == 41
-    assert subscriber.sent + subscriber.dropped + len(subscriber._buffer) == 41
+    assert subscriber.sent + subscriber.dropped + subscriber.buffered_count == 41
     subscriber.ack(1)
     await next_batch()
     assert client.reported_drops == subscriber.dropped
@@ -334,7 +334,7 @@ async def test_close_releases_everything(hub: StreamHub) -> None:
     assert subscriber._timer is None
     assert subscriber._stall_timer is None
     assert subscriber.buffered_bytes == 0
-    assert not subscriber._buffer
+    assert not subscriber.buffered_count
     assert hub.diagnostics()["totals"]["closed_subscribers_sent"] == subscriber.sent
 
 
@@ -374,7 +374,7 @@ async def test_a_batch_over_the_cap_is_split(hub: StreamHub) -> None:
     hub.deliver()
     buffered = subscriber.buffered_bytes
     assert buffered > 3 * MAX_MESSAGE_BYTES
-    assert len(subscriber._buffer) + subscriber.dropped == 3000
+    assert subscriber.buffered_count + subscriber.dropped == 3000
     await next_batch()
     parts = [m for m in client.messages[1:] if b'"batch"' in m]
     # As few messages as the cap allows (each also carries its head and figures).
@@ -412,11 +412,21 @@ async def test_a_split_waits_for_credits(hub: StreamHub) -> None:
     await settle()
     assert len(client.batches) == 2  # the window: the rest stays buffered
     assert subscriber.splits == 2  # two messages were cut short by the cap
+    assert subscriber.buffered_count
+    left = subscriber.buffered_bytes
+    # Later packets are kept as their hand-over came, after those kept one by one.
+    for seq in range(1500, 1510):
+        hub.publish("gw", packet(seq=seq, size=250), "raw")
+    hub.deliver()
     assert subscriber._buffer
+    assert subscriber._chunks
+    assert subscriber.buffered_bytes > left
     subscriber.ack(2)
     await next_batch()
     assert subscriber.buffered_bytes == 0
-    assert len(client.packets) == 1500
+    assert [p["seq"] for p in client.packets] == list(range(1510))
+    assert all(len(message) <= MAX_MESSAGE_BYTES for message in client.messages)
+    assert subscriber.sent_bytes == sum(len(m) for m in client.messages)
 
 
 @pytest.mark.parametrize("encoding", ["base64", "hex"])
@@ -447,11 +457,11 @@ async def test_each_packet_is_encoded_once_for_all_subscribers(hub: StreamHub) -
     _fill(hub, 1)
     await settle()
     _fill(hub, 2)
-    items = [next(iter(s._buffer.values())) for s in subscribers]
+    items = [s.buffered_items()[0] for s in subscribers]
     assert items[0] is items[1] is items[2]  # one shared packet
     assert items[0]._base64 is not None
     assert items[0]._hex is None  # nobody asked for hex
-    assert not by_source._buffer  # filtered out: nothing kept, nothing counted
+    assert not by_source.buffered_count  # filtered out: nothing kept, nothing counted
     assert by_source.matched == 0
 
 
