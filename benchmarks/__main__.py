@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, str] = {
     "firmware": "benchmarks.firmware",
     "hass": "benchmarks.hass_load",
     "stream": "benchmarks.stream_load",
+    "hub": "benchmarks.stream_hub",
     "scale": "benchmarks.scale",
     "hotpath": "benchmarks.hot_path",
 }
