@@ -7,24 +7,22 @@ test's fast clients ask for (100 ms batches, 512 KiB buffer, 5,000 packets/s), f
 a sink that only counts their bytes. No Home Assistant and no socket: the figure is
 the integration's own CPU per packet. The baseline does what the naive stream
 (``benchmarks/naive_stream``) does for every packet and every subscriber: build the
-event message as a dict and serialise it (``orjson``, as Home Assistant's
-``json_bytes``). What the sockets and Home Assistant's WebSocket code cost on top is
+event message as a dict and serialise it (its own ``message``, Home Assistant's
+``event_message`` and ``json_bytes``). What the sockets and Home Assistant's WebSocket code cost on top is
 what ``scripts/bench stream`` measures.
 """
 
 from __future__ import annotations
 
 import asyncio
-from base64 import b64encode
 from collections.abc import Callable
 import gc
 import random
 import time
 from typing import Any
 
-import orjson
-
-from custom_components.espnow_gateway.espnowgw.mac import BROADCAST, mac_to_str
+from benchmarks.naive_stream import message as naive_message
+from custom_components.espnow_gateway.espnowgw.mac import BROADCAST
 from custom_components.espnow_gateway.espnowgw.messages import Packet
 from custom_components.espnow_gateway.stream import StreamHub
 from custom_components.espnow_gateway.stream_options import StreamOptions
@@ -87,24 +85,7 @@ def _naive(subscribers: int, packets: list[Packet]) -> tuple[float, int]:
     started = time.process_time()
     for packet in packets:
         for msg_id in range(1, subscribers + 1):
-            message = orjson.dumps(
-                {
-                    "id": msg_id,
-                    "type": "event",
-                    "event": {
-                        "gateway": GATEWAY,
-                        "src": mac_to_str(packet.src),
-                        "dst": mac_to_str(packet.dst),
-                        "rssi": packet.rssi,
-                        "channel": packet.channel,
-                        "ts": packet.timestamp_us,
-                        "seq": packet.seq,
-                        "kind": "raw",
-                        "payload": b64encode(packet.payload).decode(),
-                    },
-                }
-            )
-            sent += len(message)
+            sent += len(naive_message(msg_id, GATEWAY, packet, "raw"))
     return time.process_time() - started, sent
 
 

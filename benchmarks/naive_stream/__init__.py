@@ -35,6 +35,26 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     return True
 
 
+def message(msg_id: int, entry_id: str, packet: Packet, kind: str) -> bytes:
+    """Return one packet's event message, built as a dict and serialised."""
+    return json_bytes(
+        websocket_api.event_message(
+            msg_id,
+            {
+                "gateway": entry_id,
+                "src": mac_to_str(packet.src),
+                "dst": mac_to_str(packet.dst),
+                "rssi": packet.rssi,
+                "channel": packet.channel,
+                "ts": packet.timestamp_us,
+                "seq": packet.seq,
+                "kind": kind,
+                "payload": b64encode(packet.payload).decode(),
+            },
+        )
+    )
+
+
 @websocket_api.require_admin
 @websocket_api.websocket_command({vol.Required("type"): "naive_stream/subscribe"})
 @callback
@@ -52,24 +72,7 @@ def ws_subscribe(
 
         @callback
         def forward(packet: Packet, kind: str, entry_id: str = entry_id) -> None:
-            connection.send_message(
-                json_bytes(
-                    websocket_api.event_message(
-                        msg_id,
-                        {
-                            "gateway": entry_id,
-                            "src": mac_to_str(packet.src),
-                            "dst": mac_to_str(packet.dst),
-                            "rssi": packet.rssi,
-                            "channel": packet.channel,
-                            "ts": packet.timestamp_us,
-                            "seq": packet.seq,
-                            "kind": kind,
-                            "payload": b64encode(packet.payload).decode(),
-                        },
-                    )
-                )
-            )
+            connection.send_message(message(msg_id, entry_id, packet, kind))
 
         unsubs.append(gateway.async_add_packet_listener(forward))
 

@@ -89,7 +89,6 @@ class Subscriber:
         self._buffer: OrderedDict[object, StreamPacket] = OrderedDict()
         self._counter = 0
         self._chunks: list[tuple[list[StreamPacket], bytes]] = []
-        self._chunked = 0  # packets in _chunks
         self.buffered_bytes = 0
         self.peak_bytes = 0
         self.throttled = False
@@ -121,7 +120,10 @@ class Subscriber:
     @property
     def buffered_count(self) -> int:
         """Packets in the buffer."""
-        return len(self._buffer) + self._chunked
+        return len(self._buffer) + sum(len(items) for items, _ in self._chunks)
+
+    def _has_buffered(self) -> bool:
+        return bool(self._buffer or self._chunks)
 
     def buffered_items(self) -> list[StreamPacket]:
         """Return the packets in the buffer, oldest first."""
@@ -223,7 +225,6 @@ class Subscriber:
                 self._store(item)
             return
         self._chunks.append((items, joined))
-        self._chunked += allowed
         self.buffered_bytes = buffered
         self._kept()
 
@@ -236,7 +237,6 @@ class Subscriber:
             counter += len(items)
         self._counter = counter
         self._chunks.clear()
-        self._chunked = 0
 
     def _drop(self, item: StreamPacket) -> None:
         """Count a packet dropped by the overflow policy."""
@@ -293,7 +293,7 @@ class Subscriber:
     # ---- sending --------------------------------------------------------------------
 
     def _arm(self) -> None:
-        if self.closed or not self.buffered_count or self.in_flight >= self._window:
+        if self.closed or not self._has_buffered() or self.in_flight >= self._window:
             return
         loop = self.hub.loop
         delay = max(0.0, self._last_send + self._interval - loop.time())
@@ -302,9 +302,11 @@ class Subscriber:
     def _flush(self) -> None:
         """Send what is buffered: one batch, or several if it exceeds the size cap."""
         self._timer = None
-        while not self.closed and self.buffered_count and self.in_flight < self._window:
+        while (
+            not self.closed and self._has_buffered() and self.in_flight < self._window
+        ):
             self._send_batch()
-            if not self.buffered_count:
+            if not self._has_buffered():
                 break
             self.splits += 1  # the rest did not fit in one message: it follows
         if self.throttled and self.buffered_bytes <= self._low:
@@ -319,14 +321,12 @@ class Subscriber:
         buffer = self._buffer
         fragment = self._fragment
         if self.buffered_bytes <= budget:  # all of it fits: the common case
+            count = self.buffered_count
             parts = [joined for _items, joined in self._chunks]
-            count = self._chunked
             if buffer:
                 parts.insert(0, b",".join(map(self._made, buffer.values())))
-                count += len(buffer)
                 buffer.clear()
             self._chunks.clear()
-            self._chunked = 0
             self._finish_batch(head, parts, count, self.buffered_bytes)
             return
         self._spill()
@@ -433,7 +433,6 @@ class Subscriber:
             self.throttled = False
         self._buffer.clear()
         self._chunks.clear()
-        self._chunked = 0
         self.buffered_bytes = 0
         self.hub.remove(self)
         if notify and self._on_close is not None:

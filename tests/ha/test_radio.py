@@ -330,7 +330,6 @@ async def test_a_lost_answer_is_asked_again(
     sim.command_script.append(None)  # SET_PMK's first answer is lost
     config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(config_entry.entry_id)
-    gw = runtime(config_entry)
     await wait_until(hass, lambda: not sim.command_script)
     assert sim.pmk is None
     await advance(hass, freezer, 5)
