@@ -3,8 +3,8 @@
 A real ``StreamHub`` with 1, 8 and 16 subscribers asking for what the stream load
 test's fast clients ask for (100 ms batches, 512 KiB buffer, 5,000 packets/s), fed
 2,000 packets/s of 250-byte payloads on a simulated clock: packets handed over every
-5 ms, each subscriber's batch flushed and acknowledged every 100 ms, messages kept by
-a sink that only counts their bytes. No Home Assistant and no socket: the figure is
+``HANDOVER_DELAY`` (10 ms), each subscriber's batch flushed and acknowledged every
+100 ms, messages kept by a sink that only counts their bytes. No Home Assistant and no socket: the figure is
 the integration's own CPU per packet. The baseline does what the naive stream
 (``benchmarks/naive_stream``) does for every packet and every subscriber: build the
 event message as a dict and serialise it (its own ``message``, Home Assistant's
@@ -24,11 +24,11 @@ from typing import Any
 from benchmarks.naive_stream import message as naive_message
 from custom_components.espnow_gateway.espnowgw.mac import BROADCAST
 from custom_components.espnow_gateway.espnowgw.messages import Packet
-from custom_components.espnow_gateway.stream import StreamHub
+from custom_components.espnow_gateway.stream import HANDOVER_DELAY, StreamHub
 from custom_components.espnow_gateway.stream_options import StreamOptions
 
 RATE = 2000  # packets/s
-HANDOVER_EVERY = 10  # packets: 5 ms at RATE
+HANDOVER_EVERY = round(HANDOVER_DELAY * RATE)  # packets: the hub's hand-over delay
 BATCH_EVERY = 200  # packets: 100 ms at RATE
 SUBSCRIBERS = (1, 8, 16)
 GATEWAY = "01KT1GW6G0SNRZEY0AFJSNTGZV"  # a config entry id's length

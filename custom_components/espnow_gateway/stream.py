@@ -29,9 +29,10 @@ from .stream_wire import Chunk, StreamPacket, gateway_json
 
 MAX_ROUTES: Final = 64  # gateways whose subscriber lists are kept ready
 MAX_PENDING: Final = 1024  # packets held for one hand-over; more: handed over at once
-# Packets are handed over this long after the first of them arrived: well below the
-# shortest batch interval (20 ms), long enough to gather a few reads of the link.
-HANDOVER_DELAY: Final = 0.005
+# Packets are handed over this long after the first of them arrived: half the
+# shortest batch interval (20 ms), long enough to gather a few reads of the link (each
+# hand-over costs a timer and a step per subscriber, whatever its size).
+HANDOVER_DELAY: Final = 0.01
 
 
 class Route:

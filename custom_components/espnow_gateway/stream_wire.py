@@ -11,9 +11,10 @@ No Home Assistant imports (``orjson`` is what Home Assistant's JSON helpers use)
 
 from __future__ import annotations
 
-from base64 import b64encode
+from binascii import b2a_base64
 from collections.abc import Callable
 from enum import StrEnum
+from functools import lru_cache
 from operator import attrgetter
 from typing import Final
 
@@ -33,9 +34,10 @@ class Encoding(StrEnum):
 
 
 _KINDS: Final = {kind.value: orjson.dumps(kind.value) for kind in PayloadKind}
-_HEAD: Final = (
+# A packet's JSON, its payload's text last: one formatting, no intermediate bytes.
+_PACKET: Final = (
     b'{"gateway":%b,"src":"%b","dst":"%b","rssi":%d,"channel":%d,"ts":%d,'
-    b'"seq":%d,"kind":%b,"payload":"'
+    b'"seq":%d,"kind":%b,"payload":"%b"}'
 )
 # The numbers every event of a subscription carries, after its own fields.
 _FIGURES: Final = (
@@ -43,6 +45,13 @@ _FIGURES: Final = (
     b'"throttled":%b}}'
 )
 _BOOL: Final = (b"false", b"true")
+MAC_TEXTS: Final = 4096  # MACs whose text is kept; beyond: the least recently used goes
+
+
+@lru_cache(maxsize=MAC_TEXTS)
+def mac_text(mac: bytes) -> bytes:
+    """Return a MAC's text as the stream writes it (``AA:BB:…``), kept for the next."""
+    return mac.hex(":").upper().encode()
 
 
 class StreamPacket:
@@ -52,7 +61,7 @@ class StreamPacket:
     it in the ``packets`` list (a comma, or the closing bracket after the last one).
     """
 
-    __slots__ = ("_base64", "_gateway", "_head", "_hex", "gateway", "kind", "packet")
+    __slots__ = ("_base64", "_gateway", "_hex", "gateway", "kind", "packet")
 
     def __init__(self, gateway: str, gateway_json: bytes, packet: Packet, kind: str):
         """Wrap ``packet`` of ``gateway`` (``gateway_json``: its JSON string)."""
@@ -60,34 +69,30 @@ class StreamPacket:
         self.packet = packet
         self.kind = kind
         self._gateway = gateway_json
-        self._head: bytes | None = None
         self._base64: bytes | None = None
         self._hex: bytes | None = None
 
-    def _prefix(self) -> bytes:
-        """Everything up to the payload's text, shared by both encodings."""
-        head = self._head
-        if head is None:
-            packet = self.packet
-            kind = self.kind
-            head = self._head = _HEAD % (
-                self._gateway,
-                packet.src.hex(":").upper().encode(),
-                packet.dst.hex(":").upper().encode(),
-                packet.rssi,
-                packet.channel,
-                packet.timestamp_us,
-                packet.seq,
-                _KINDS.get(kind) or orjson.dumps(kind),
-            )
-        return head
+    def _json(self, payload_text: bytes) -> bytes:
+        packet = self.packet
+        kind = self.kind
+        return _PACKET % (
+            self._gateway,
+            mac_text(packet.src),
+            mac_text(packet.dst),
+            packet.rssi,
+            packet.channel,
+            packet.timestamp_us,
+            packet.seq,
+            _KINDS.get(kind) or orjson.dumps(kind),
+            payload_text,
+        )
 
     def base64(self) -> bytes:
         """Return the packet's JSON with a base64 payload (made on first use)."""
         fragment = self._base64
         if fragment is None:
-            fragment = self._base64 = (
-                self._prefix() + b64encode(self.packet.payload) + b'"}'
+            fragment = self._base64 = self._json(
+                b2a_base64(self.packet.payload, newline=False)
             )
         return fragment
 
@@ -95,9 +100,7 @@ class StreamPacket:
         """Return the packet's JSON with a hexadecimal payload (made on first use)."""
         fragment = self._hex
         if fragment is None:
-            fragment = self._hex = (
-                self._prefix() + self.packet.payload.hex().encode() + b'"}'
-            )
+            fragment = self._hex = self._json(self.packet.payload.hex().encode())
         return fragment
 
 

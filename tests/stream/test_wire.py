@@ -23,6 +23,7 @@ from custom_components.espnow_gateway.stream_options import (
     compile_filter,
 )
 from custom_components.espnow_gateway.stream_wire import (
+    MAC_TEXTS,
     Encoding,
     StreamPacket,
     batch_head,
@@ -30,6 +31,7 @@ from custom_components.espnow_gateway.stream_wire import (
     figures,
     fragment_of,
     gateway_json,
+    mac_text,
     status_message,
 )
 
@@ -136,6 +138,19 @@ def test_each_encoding_is_made_once_and_only_when_asked() -> None:
     assert first.split(b'"payload":')[0] == hexa.split(b'"payload":')[0]
     # Hex payloads are twice their bytes, base64 4/3: sizes are exact, per encoding.
     assert len(hexa) - len(first) == 6 - 4
+
+
+def test_mac_texts_are_kept_within_their_bound() -> None:
+    """Each MAC's text is made once and kept, for at most ``MAC_TEXTS`` MACs."""
+    mac_text.cache_clear()
+    assert mac_text(A) == b"02:4E:B4:E6:52:00"
+    assert mac_text(A) is mac_text(A)
+    for n in range(MAC_TEXTS + 100):  # a neighbourhood of senders: the oldest go
+        mac_text(n.to_bytes(6))
+    info = mac_text.cache_info()
+    assert info.currsize == info.maxsize == MAC_TEXTS
+    assert info.misses == MAC_TEXTS + 101  # every new MAC, and A once
+    assert mac_text(A) == b"02:4E:B4:E6:52:00"  # made again after it went
 
 
 def test_unknown_kind_is_escaped() -> None:
