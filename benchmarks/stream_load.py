@@ -17,8 +17,11 @@ payload starts with the time it was written, for latency) through phases:
    what Home Assistant logged.
 
 CPU is Home Assistant's process time (user + system) over each phase's steady part,
-as a share of one core; "stream" is that minus the traffic-alone phase of the same
-process. Ratios are against the naive stream measured in the same run.
+as a share of one core; "stream" is that minus what the traffic alone cost the same
+process just before and just after the phase (the mean of the two traffic-alone
+phases around it: what the traffic costs drifts by up to a percent of a core over a
+run, as much as the stream itself). Both processes measure their traffic-alone phases
+at the same time. Ratios are against the naive stream measured in the same run.
 """
 
 from __future__ import annotations
@@ -290,22 +293,34 @@ def _pct(share: float) -> str:
     return f"{share * 100:5.1f} %"
 
 
+def _alone(result: dict[str, Any], phase: int) -> float:
+    """What the traffic alone cost around scaling phase ``phase``: before and after."""
+    alone = result["cpu_traffic_alone"]
+    return float(alone[phase]["cpu"] + alone[phase + 1]["cpu"]) / 2
+
+
+def _span(result: dict[str, Any]) -> str:
+    shares = [phase["cpu"] for phase in result["cpu_traffic_alone"]]
+    return f"{_pct(min(shares)).strip()}..{_pct(max(shares)).strip()}"
+
+
 def _scaling_lines(ours: dict[str, Any], naive: dict[str, Any]) -> list[str]:
-    base_ours = ours["cpu_traffic_alone"]["cpu"]
-    base_naive = naive["cpu_traffic_alone"]["cpu"]
     lines = [
         (
             f"   Home Assistant CPU at {RATE} packets/s (share of one core); traffic "
-            f"alone: ours {_pct(base_ours)}, naive {_pct(base_naive)}"
+            f"alone, measured before and after each phase: ours {_span(ours)}, "
+            f"naive {_span(naive)}"
         ),
         (
             "     fast subs | ours: total  stream  (system) | naive: total  stream  "
             "(system) | stream ours/naive | total ours/naive"
         ),
     ]
-    for mine, theirs in zip(ours["scaling"], naive["scaling"], strict=True):
-        stream_ours = mine["cpu"] - base_ours
-        stream_naive = theirs["cpu"] - base_naive
+    for phase, (mine, theirs) in enumerate(
+        zip(ours["scaling"], naive["scaling"], strict=True)
+    ):
+        stream_ours = mine["cpu"] - _alone(ours, phase)
+        stream_naive = theirs["cpu"] - _alone(naive, phase)
         ratio = stream_ours / stream_naive if stream_naive > 0 else float("nan")
         lines.append(
             f"     {mine['subscribers']:9d} |     {_pct(mine['cpu'])} {_pct(stream_ours)}"
@@ -315,8 +330,9 @@ def _scaling_lines(ours: dict[str, Any], naive: dict[str, Any]) -> list[str]:
         )
     for result in (ours, naive):
         first, last = result["scaling"][0], result["scaling"][-1]
-        base = result["cpu_traffic_alone"]["cpu"]
-        growth = (last["cpu"] - base) / max(first["cpu"] - base, 1e-9)
+        growth = (last["cpu"] - _alone(result, len(SCALING) - 1)) / max(
+            first["cpu"] - _alone(result, 0), 1e-9
+        )
         fast = [s["clients"]["fast"] for s in result["scaling"]]
         lines.append(
             f"     [{result['mode']}] stream CPU 1 -> 16 subscribers: x{growth:.1f}; "
@@ -431,12 +447,23 @@ async def _both(timing: Timing, tmp: Path) -> dict[str, dict[str, Any]]:
         for one in runs.values():
             await one.start()
         await asyncio.sleep(timing.settle)
-        for mode, one in runs.items():
+        for one in runs.values():
             one.mark()
-            results[mode]["cpu_traffic_alone"] = await one._cpu(timing.measure)
+
+        async def alone() -> None:
+            """Both processes' traffic-alone CPU, measured at the same time."""
+            shares = await asyncio.gather(
+                *(one._cpu(timing.measure) for one in runs.values())
+            )
+            for mode, share in zip(runs, shares, strict=True):
+                results[mode].setdefault("cpu_traffic_alone", []).append(share)
+
+        await alone()
         for fast in SCALING:
             for mode, one in runs.items():
                 results[mode]["scaling"].append(await one.scaling(fast))
+            await asyncio.sleep(1)  # the clients' connections closed
+            await alone()
         for mode, one in runs.items():
             results[mode]["main"] = await one.main()
     finally:
