@@ -292,7 +292,7 @@ class _PeerChecker:
         if disagreement is not None:
             self.fail("scan and decode disagree", disagreement)
         peer = self.peer
-        before = (peer.last_seen, peer.rssi, dict(peer.values))
+        before = (peer.heard_at, peer.rssi, dict(peer.values))
         rssi = -20 - index % 80  # a frame's own RSSI, to see who set it
         packet = ha_messages.Packet(
             self.sender.mac,
@@ -312,7 +312,7 @@ class _PeerChecker:
             self.fail("exception in the integration", traceback.format_exc(limit=-3))
             return
         if shadow.authenticates and not decoded.authenticated:
-            after = (peer.last_seen, peer.rssi, peer.values)
+            after = (peer.heard_at, peer.rssi, peer.values)
             if (
                 after[0] is not before[0]
                 or after[1] != before[1]

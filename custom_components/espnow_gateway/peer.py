@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+import time
 from typing import Any
 import zlib
 
@@ -87,7 +88,9 @@ class Peer:
         self.event_keys: set[str] = set()
         self.values: dict[str, float | int | str | bool | None] = {}
         self.rssi: int | None = None
-        self.last_seen: datetime | None = None
+        # The wall time of the latest frame, as a number: a datetime is made only
+        # when one is read (``last_seen``), not for every frame.
+        self.heard_at: float | None = None
         self.packets = 0
         self.duplicates = 0
         self.decode_errors = 0
@@ -159,6 +162,12 @@ class Peer:
             MAX_STALE_AFTER, max(MIN_STALE_AFTER, STALE_FACTOR * self.learnt_interval)
         )
 
+    @property
+    def last_seen(self) -> datetime | None:
+        """When the peer's latest frame came (None: not heard since set-up)."""
+        heard = self.heard_at
+        return None if heard is None else dt_util.utc_from_timestamp(heard)
+
     # ---- receive path (hot) ---------------------------------------------------------
 
     @callback
@@ -182,7 +191,7 @@ class Peer:
                 self._count_unauthenticated(authentic)
                 return authentic.kind
         self.rssi = packet.rssi
-        self.last_seen = dt_util.utcnow()
+        self.heard_at = time.time()
         if self.stale:
             self._revive()
         if repeat:

@@ -71,3 +71,32 @@ def test_a_deferred_press_is_not_lost() -> None:
     assert json.loads(press) == {"button": "press", "temperature": 21}
     assert PeerDecoder(MAC).scan(press).urgent
     assert PeerDecoder(MAC).decode(press).events
+
+
+def test_no_urgent_name_holds_a_digit() -> None:
+    """Why frames that differ only in their digits can share one urgency answer."""
+    digits = set(b"0123456789")
+    assert json_payload.URGENT_TOKENS
+    assert not any(digits & set(token) for token in json_payload.URGENT_TOKENS)
+
+
+_JSONISH = st.text(alphabet='{}":, 0123456789.-truefalsdoTRUEbutn\\_x', max_size=40)
+
+
+@given(_JSONISH)
+def test_the_urgency_shape_keeps_the_answer(text: str) -> None:
+    payload = text.encode()
+    shape = json_payload.urgency_shape(payload)
+    assert len(shape) == len(payload)
+    assert json_payload.may_be_urgent(shape) == json_payload.may_be_urgent(payload)
+
+
+@given(st.lists(_JSONISH, max_size=12))
+@pytest.mark.parametrize("payload_format", [PayloadFormat.AUTO, PayloadFormat.JSON])
+def test_a_peer_asks_again_only_when_the_shape_changes(
+    payload_format: PayloadFormat, texts: list[str]
+) -> None:
+    decoder = PeerDecoder(MAC, payload_format=payload_format)
+    frames = [b'{"temperature": 21.5}', b'{"temperature": 19.0}', b'{"door": 1.00}']
+    for frame in [*frames, *(f'{{"{t}": 1}}'.encode() for t in texts), *frames]:
+        assert decoder.scan(frame).urgent == json_payload.may_be_urgent(frame), frame

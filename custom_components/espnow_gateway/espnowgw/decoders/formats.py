@@ -195,6 +195,8 @@ class PeerDecoder:
         "_codes",
         "_esphome_key",
         "_format",
+        "_json_shape",
+        "_json_urgent",
         "_mac",
         "_recent",
     )
@@ -234,6 +236,10 @@ class PeerDecoder:
         self._bthome: bthome.BTHomeDecoder | None = None
         self._codes = esphome.RollingCodes()
         self._recent = espnow_ctrl.RecentFrames()
+        # The last JSON frame's urgency shape and its answer: a sensor's frames
+        # differ in their numbers, which the answer does not depend on.
+        self._json_shape = b""
+        self._json_urgent = True
         if state is not None:
             self.restore_state(state)
 
@@ -350,22 +356,12 @@ class PeerDecoder:
         """
         if not payload:
             return Scan(False, None, PayloadKind.RAW)
-        if self._bindkey is not None and self._format in _KEYED_FORMATS:
+        payload_format = self._format
+        if self._bindkey is not None and payload_format in _KEYED_FORMATS:
             # Only a decrypted frame tells anything: every frame is for decode().
             return Scan(True, None, PayloadKind.BTHOME)
-        match self._format:
-            case PayloadFormat.JSON:
-                return Scan(json_payload.may_be_urgent(payload), None, PayloadKind.JSON)
-            case PayloadFormat.BTHOME:
-                return Scan(
-                    *bthome.scan(strip_bthome_uuid(payload)), PayloadKind.BTHOME
-                )
-            case PayloadFormat.ESPHOME:
-                return Scan(*esphome.scan(payload), PayloadKind.ESPHOME)
-            case PayloadFormat.ESPNOW_CTRL:
-                return Scan(*espnow_ctrl.scan(payload, None), PayloadKind.ESPNOW_CTRL)
-            case PayloadFormat.RAW:
-                return Scan(False, None, PayloadKind.RAW)
+        if payload_format is not PayloadFormat.AUTO:  # (most peers: one test)
+            return self._scan_as(payload, payload_format)
         first = payload[0]
         if first in _JSON_FIRST_BYTES:
             # A space is also an esp-now ack's first byte (no values, a packet id);
@@ -376,7 +372,7 @@ class PeerDecoder:
                 and sniff(payload, self._mac).kind is PayloadKind.ESPNOW_CTRL
             ):
                 return self._scan_espnow(payload)
-            return Scan(json_payload.may_be_urgent(payload), None, PayloadKind.JSON)
+            return Scan(self._json_may_be_urgent(payload), None, PayloadKind.JSON)
         if bthome.is_v2_device_info(first):
             # bthome.scan() walks the objects: a payload that is no clean BTHome is
             # urgent, so decode() (with the full detection) decides what it is.
@@ -391,6 +387,28 @@ class PeerDecoder:
         elif first in _ESPNOW_FIRST_BYTES:
             return self._scan_espnow(payload)
         return Scan(False, None, PayloadKind.RAW)
+
+    def _scan_as(self, payload: bytes, payload_format: PayloadFormat) -> Scan:
+        match payload_format:
+            case PayloadFormat.JSON:
+                return Scan(self._json_may_be_urgent(payload), None, PayloadKind.JSON)
+            case PayloadFormat.BTHOME:
+                return Scan(
+                    *bthome.scan(strip_bthome_uuid(payload)), PayloadKind.BTHOME
+                )
+            case PayloadFormat.ESPHOME:
+                return Scan(*esphome.scan(payload), PayloadKind.ESPHOME)
+            case PayloadFormat.ESPNOW_CTRL:
+                return Scan(*espnow_ctrl.scan(payload, None), PayloadKind.ESPNOW_CTRL)
+        return Scan(False, None, PayloadKind.RAW)
+
+    def _json_may_be_urgent(self, payload: bytes) -> bool:
+        """``json_payload.may_be_urgent``, searched again only when the shape changed."""
+        shape = json_payload.urgency_shape(payload)
+        if shape != self._json_shape:
+            self._json_shape = shape
+            self._json_urgent = json_payload.may_be_urgent(payload)
+        return self._json_urgent
 
     def _scan_espnow(self, payload: bytes) -> Scan:
         urgent, packet_id = espnow_ctrl.scan(payload, self._mac)
