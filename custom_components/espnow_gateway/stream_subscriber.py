@@ -67,7 +67,6 @@ class Subscriber:
         self.options = options
         self._send = send
         self._accepts = compile_filter(options)
-        self._encoding = options.encoding
         self._fragment = fragment_of(options.encoding)
         self._made = made_of(options.encoding)  # for packets in the buffer
         self._rate = options.max_rate
@@ -216,7 +215,7 @@ class Subscriber:
                 self._store(item)
             return
         if whole:
-            joined = chunk.joined(self._encoding)
+            joined = chunk.joined(self.options.encoding)
         else:
             joined = b",".join(map(self._fragment, items))
         # Each packet's JSON and the separator after it: one comma fewer, and "]".

@@ -20,6 +20,7 @@ from typing import Final
 
 import orjson
 
+from .espnowgw.mac import mac_to_str
 from .espnowgw.messages import Packet
 from .espnowgw.model import PayloadKind
 
@@ -51,7 +52,7 @@ MAC_TEXTS: Final = 4096  # MACs whose text is kept; beyond: the least recently u
 @lru_cache(maxsize=MAC_TEXTS)
 def mac_text(mac: bytes) -> bytes:
     """Return a MAC's text as the stream writes it (``AA:BB:…``), kept for the next."""
-    return mac.hex(":").upper().encode()
+    return mac_to_str(mac).encode()
 
 
 class StreamPacket:
