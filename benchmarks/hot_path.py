@@ -6,6 +6,11 @@ Assistant around them: what one frame costs the integration itself, and whether
 that grows with the number of peers (it must not). State writes are coalesced by
 each peer's scheduler as in production; the writes' own cost (Home Assistant's) is
 what ``scripts/bench hass`` and ``scripts/bench scale`` measure.
+
+Then the whole receive path (bytes through the frame codec to the peers), two frames a
+read, once hot and once with the loop asleep for 9 ms before each read, as Home
+Assistant's is between port wake-ups at 200 frames/s: how much more this machine
+charges code that runs right after a sleep (on a virtual machine, much more).
 """
 
 from __future__ import annotations
@@ -17,11 +22,14 @@ import json
 import time
 from typing import Any
 
-from custom_components.espnow_gateway.espnowgw.messages import Packet
+from custom_components.espnow_gateway.espnowgw.messages import Packet, host_decoder
 from custom_components.espnow_gateway.models import GatewayCounters, PeerHooks
 from custom_components.espnow_gateway.peer import Peer
 
 FRAMES = 200_000
+READS = 2_000
+FRAMES_PER_READ = 2
+READ_GAP = 0.009  # a port read every ~10 ms: 200 frames/s, two a read
 
 
 def _payloads(kind: str) -> Callable[[int], bytes]:
@@ -37,9 +45,8 @@ def _payloads(kind: str) -> Callable[[int], bytes]:
     )
 
 
-async def _per_frame(peers: int, kind: str, frames: int) -> float:
-    loop = asyncio.get_running_loop()
-    hooks = PeerHooks(
+def _hooks(loop: asyncio.AbstractEventLoop) -> PeerHooks:
+    return PeerHooks(
         loop=loop,
         update_interval=5.0,
         slow_interval=30.0,
@@ -49,10 +56,18 @@ async def _per_frame(peers: int, kind: str, frames: int) -> float:
         device_changed=lambda _peer: None,
         fire_event=lambda _peer, _event: None,
     )
-    table = [
+
+
+def _table(loop: asyncio.AbstractEventLoop, peers: int) -> list[Peer]:
+    hooks = _hooks(loop)
+    return [
         Peer(bytes([0x0A, 0, 0, 0, n >> 8, n & 0xFF]), f"p{n}", hooks)
         for n in range(peers)
     ]
+
+
+async def _per_frame(peers: int, kind: str, frames: int) -> float:
+    table = _table(asyncio.get_running_loop(), peers)
     make = _payloads(kind)
     packets = [
         Packet(
@@ -85,6 +100,57 @@ async def _per_frame(peers: int, kind: str, frames: int) -> float:
     return elapsed / (frames - peers) * 1e6
 
 
+async def _receive_path(gap: float, reads: int, peers: int = 50) -> float:
+    """CPU µs per frame of bytes → codec → peers, with ``gap`` s asleep before a read.
+
+    Half the peers send BTHome, half JSON; only each read's own CPU time counts.
+    """
+    table = _table(asyncio.get_running_loop(), peers)
+    by_mac = {peer.mac: peer for peer in table}
+    makers = (_payloads("bthome"), _payloads("json"))
+    chunks = []
+    for read in range(reads + peers):
+        frames = []
+        for i in range(read * FRAMES_PER_READ, (read + 1) * FRAMES_PER_READ):
+            peer = table[i % peers]
+            frames.append(
+                Packet(
+                    src=peer.mac,
+                    dst=b"\xff" * 6,
+                    rssi=-60,
+                    noise_floor=0,
+                    channel=1,
+                    rate=0,
+                    timestamp_us=10_000_000 + i * 5_000,
+                    seq=i,
+                    payload=makers[i % peers % 2](i // peers),
+                ).encode()
+            )
+        chunks.append(b"".join(frames))
+    decoder = host_decoder()
+
+    def receive(data: bytes) -> None:
+        for message in decoder.feed(data):
+            if type(message) is Packet and (peer := by_mac.get(message.src)):
+                peer.handle(message)
+
+    for chunk in chunks[:peers]:  # every peer's first frames: decoded, kinds learnt
+        receive(chunk)
+    gc.collect()
+    gc.freeze()
+    spent = 0
+    for chunk in chunks[peers:]:
+        if gap:
+            await asyncio.sleep(gap)
+        started = time.thread_time_ns()
+        receive(chunk)
+        spent += time.thread_time_ns() - started
+    gc.unfreeze()
+    for peer in table:
+        peer.scheduler.cancel()
+    return spent / (reads * FRAMES_PER_READ) / 1e3
+
+
 def run(quick: bool = False) -> dict[str, Any]:
     """Measure and print µs per frame for each payload kind and peer count."""
     frames = FRAMES // 10 if quick else FRAMES
@@ -100,7 +166,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             for kind in ("bthome", "json")
         }
 
-    results = asyncio.run(measure())
+    results: dict[str, Any] = asyncio.run(measure())
     print(
         f"   {frames} frames, round-robin over the peers, integration code only "
         "(least of 3 runs)"
@@ -111,4 +177,19 @@ def run(quick: bool = False) -> dict[str, Any]:
         print(
             f"   {kind:10}{by_peers[50]:>9.2f} us{by_peers[1000]:>9.2f} us{ratio:>7.2f}x"
         )
+    reads = READS // 5 if quick else READS
+
+    async def receive_path() -> dict[str, float]:
+        return {
+            "hot": await _receive_path(0.0, reads),
+            "after_sleep": await _receive_path(READ_GAP, reads),
+        }
+
+    path = asyncio.run(receive_path())
+    print(
+        f"   receive path (codec + peers, {FRAMES_PER_READ} frames a read, {reads} "
+        f"reads): {path['hot']:.1f} us per frame hot, {path['after_sleep']:.1f} us "
+        f"after {READ_GAP * 1e3:.0f} ms asleep: {path['after_sleep'] / path['hot']:.1f}x"
+    )
+    results["receive_path"] = path
     return results
