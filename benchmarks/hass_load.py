@@ -29,6 +29,7 @@ from typing import Any
 from devtools.hass_instance import HassInstance
 from devtools.simulator import PtyGateway, SimulatorConfig, run_traffic
 
+PROBE = Path(__file__).parent / "loop_probe"
 PEERS = 50
 INTERVAL = 5.0
 SERIAL_LINES_PER_SECOND = 200.0
@@ -67,8 +68,28 @@ def _closest_writes(writes: dict[str, list[float]]) -> float:
     return min(gaps, default=math.inf)
 
 
+def _split(spans: dict[str, Any], cpu: float, frames: int) -> dict[str, float]:
+    """The loop probe's spans as µs per frame (``port_read`` without ``receive``)."""
+    ns, per = spans["cpu_ns"], max(frames, 1) * 1e3
+    loop_cpu = spans["loop_cpu_ns"]
+    return {
+        "select": ns["select"] / per,
+        "port_read": (ns["port_read"] - ns["receive"]) / per,
+        "receive": ns["receive"] / per,
+        "writes": ns["writes"] / per,
+        "loop_rest": (loop_cpu - ns["select"] - ns["port_read"] - ns["writes"]) / per,
+        "other_threads": (cpu * 1e9 - loop_cpu) / per,
+        "reads_per_frame": spans["calls"]["port_read"] / max(frames, 1),
+    }
+
+
 async def _run(
-    update_interval: float, total_rate: float, duration: float, warmup: float
+    update_interval: float,
+    total_rate: float,
+    duration: float,
+    warmup: float,
+    *,
+    probe: bool = False,
 ) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     with tempfile.TemporaryDirectory(prefix="espnow-bench-") as tmp:
@@ -87,7 +108,10 @@ async def _run(
         )
         link = sim.plug()
         hass = HassInstance(
-            config_dir, log_level="error", integration_log_level="warning"
+            config_dir,
+            log_level="error",
+            integration_log_level="warning",
+            extra_components={"loop_probe": PROBE} if probe else None,
         )
         await hass.start()
         try:
@@ -98,6 +122,8 @@ async def _run(
             traffic = asyncio.create_task(run_traffic(sim, duration=warmup + duration))
             await asyncio.sleep(warmup)
             before = await hass.diagnostics(entry_id)
+            if probe:
+                await hass.ws_call({"type": "loop_probe/start"})
             cpu0, t0 = hass.cpu_seconds(), loop.time()
             wall0 = time.time()
             seq0, dropped0 = sim.gateway.seq, sim.gateway.stats.rx_dropped
@@ -106,6 +132,7 @@ async def _run(
                 rss.append(hass.rss_bytes())
                 await asyncio.sleep(1.0)
             cpu1, t1 = hass.cpu_seconds(), loop.time()
+            spans = await hass.ws_call({"type": "loop_probe/figures"}) if probe else {}
             wall1 = time.time()
             seq1, dropped1 = sim.gateway.seq, sim.gateway.stats.rx_dropped
             await asyncio.sleep(3)  # let the last frames and the recorder settle
@@ -124,6 +151,7 @@ async def _run(
     third = max(1, len(rss) // 3)
     return {
         "design": "naive" if update_interval == 0 else f"ours {update_interval:g} s",
+        **({"loop_probe": _split(spans, cpu, frames)} if probe else {}),
         "offered_per_second": total_rate,
         "update_interval": update_interval,
         "seconds": round(elapsed, 1),
@@ -303,6 +331,44 @@ def _print(results: list[dict[str, Any]]) -> None:
             )
 
 
+def _print_probe(probed: dict[str, Any], results: list[dict[str, Any]]) -> None:
+    """Where the loop's CPU went at the serial sensor's rate, and what that bounds."""
+    split = probed["loop_probe"]
+    serial = next(r for r in results if r["design"] == "serial sensor")
+    untimed = next(
+        r
+        for r in results
+        if r["design"] == probed["design"]
+        and r["offered_per_second"] == probed["offered_per_second"]
+    )
+    rows = [
+        ("waiting for the port (select)", "select"),
+        ("serialx's read (os.read and around it)", "port_read"),
+        ("the integration: receive (codec, peers)", "receive"),
+        ("the integration: coalesced state writes", "writes"),
+        ("the rest of the event loop", "loop_rest"),
+        ("other threads (recorder, ...)", "other_threads"),
+    ]
+    print(
+        f"   inside Home Assistant at {probed['offered_per_second']:.0f}/s, "
+        f"{probed['design']} (a run of its own, timed per span), us per frame:"
+    )
+    for label, key in rows:
+        print(f"     {label:44}{split[key]:>8.1f}")
+    print(
+        f"     {'total (timing included)':44}{probed['cpu_us_per_frame']:>8.1f}"
+        f"   (the same run untimed: {untimed['cpu_us_per_frame']:.1f};"
+        f" {split['reads_per_frame']:.2f} port reads per frame)"
+    )
+    around = sum(split[key] for key in ("select", "port_read", "loop_rest"))
+    around += split["other_threads"]
+    print(
+        f"   without the integration's receive and writes: {around:.1f} us per frame; "
+        f"the serial sensor's {serial['cpu_us_per_frame']:.0f} us per line is "
+        f"{serial['cpu_us_per_frame'] / around:.1f}x that"
+    )
+
+
 def run(quick: bool = False) -> dict[str, Any]:
     """Run every variant and print the comparison."""
     duration, warmup = (8.0, 4.0) if quick else (30.0, 6.0)
@@ -319,16 +385,20 @@ def run(quick: bool = False) -> dict[str, Any]:
         ]
     )
 
-    async def every() -> list[dict[str, Any]]:
+    async def every() -> tuple[list[dict[str, Any]], dict[str, Any]]:
         results = [await _run_serial(SERIAL_LINES_PER_SECOND, duration, warmup)]
         for rate, interval in plan:
             results.append(await _run(interval, rate, duration, warmup))
-        return results
+        probed = await _run(
+            INTERVAL, SERIAL_LINES_PER_SECOND, duration, warmup, probe=True
+        )
+        return results, probed
 
-    results = asyncio.run(every())
+    results, probed = asyncio.run(every())
     print(
         f"   {PEERS} peers, {duration:.0f} s per run, real Home Assistant + recorder; "
         "the serial sensor reads JSON lines"
     )
     _print(results)
-    return {"runs": results}
+    _print_probe(probed, results)
+    return {"runs": results, "probed": probed}

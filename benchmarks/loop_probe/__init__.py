@@ -1,0 +1,122 @@
+"""Loop probe: where Home Assistant's event loop spends its CPU, for ``scripts/bench`` only.
+
+Never shipped: ``scripts/bench hass`` links this folder into the custom_components of
+its throw-away configuration (``loop_probe:`` in configuration.yaml), for one extra run
+that is not part of the comparisons (timing adds its own cost). At set-up, before the
+gateway's entry exists, it wraps, with the event loop thread's CPU clock
+(``time.thread_time_ns``):
+
+- ``select``: the event loop's selector (waiting for the port; on a virtual machine
+  the wake-up itself is charged to the waiting thread);
+- ``port_read``: serialx's read callback (``os.read`` and serialx around it), which
+  contains
+- ``receive``: the integration's ``data_received`` (the frame codec, every peer's
+  handling of its frames, writes an urgent frame makes at once);
+- ``writes``: the integration's write scheduler's timer (coalesced state writes, Home
+  Assistant's state machine and the recorder's listener included).
+
+Two administrator WebSocket commands: ``loop_probe/start`` starts counting (and the
+loop thread's CPU clock); ``loop_probe/figures`` returns CPU nanoseconds and calls per
+span and the loop thread's CPU since the start, and stops counting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import functools
+import time
+from typing import Any
+
+from homeassistant.components import websocket_api
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import ConfigType
+import probatio as vol
+from serialx.descriptor_transport import DescriptorTransport
+
+# By the integration's own path, not as ``espnowgw``: what is wrapped must be the
+# classes the running integration uses (its vendored copy of the library).
+from custom_components.espnow_gateway.espnowgw.connection import _Protocol
+from custom_components.espnow_gateway.scheduler import WriteScheduler
+
+DOMAIN = "loop_probe"
+CONFIG_SCHEMA = cv.empty_config_schema(DOMAIN)
+SPANS = ("select", "port_read", "receive", "writes")
+
+
+class _Probe:
+    def __init__(self) -> None:
+        self.counting = False
+        self.started_ns = 0
+        self.cpu_ns = dict.fromkeys(SPANS, 0)
+        self.calls = dict.fromkeys(SPANS, 0)
+
+    def timed[**P, R](self, span: str, func: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(func)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            if not self.counting:
+                return func(*args, **kwargs)
+            start = time.thread_time_ns()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                self.cpu_ns[span] += time.thread_time_ns() - start
+                self.calls[span] += 1
+
+        return wrapper
+
+
+def _install(hass: HomeAssistant, probe: _Probe) -> None:
+    selector = hass.loop._selector  # type: ignore[attr-defined]
+    selector.select = probe.timed("select", selector.select)
+    DescriptorTransport._read_ready = probe.timed(  # type: ignore[method-assign]
+        "port_read", DescriptorTransport._read_ready
+    )
+    _Protocol.data_received = probe.timed(  # type: ignore[method-assign]
+        "receive", _Protocol.data_received
+    )
+    WriteScheduler._scheduled = probe.timed(  # type: ignore[method-assign]
+        "writes", WriteScheduler._scheduled
+    )
+
+
+@websocket_api.require_admin
+@websocket_api.websocket_command({vol.Required("type"): "loop_probe/start"})
+@callback
+def _start(
+    hass: HomeAssistant, connection: websocket_api.ActiveConnection, msg: dict[str, Any]
+) -> None:
+    probe: _Probe = hass.data[DOMAIN]
+    probe.cpu_ns = dict.fromkeys(SPANS, 0)
+    probe.calls = dict.fromkeys(SPANS, 0)
+    probe.started_ns = time.thread_time_ns()
+    probe.counting = True
+    connection.send_result(msg["id"], {})
+
+
+@websocket_api.require_admin
+@websocket_api.websocket_command({vol.Required("type"): "loop_probe/figures"})
+@callback
+def _figures(
+    hass: HomeAssistant, connection: websocket_api.ActiveConnection, msg: dict[str, Any]
+) -> None:
+    probe: _Probe = hass.data[DOMAIN]
+    probe.counting = False
+    connection.send_result(
+        msg["id"],
+        {
+            "loop_cpu_ns": time.thread_time_ns() - probe.started_ns,
+            "cpu_ns": probe.cpu_ns,
+            "calls": probe.calls,
+        },
+    )
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Wrap what is timed and register the commands."""
+    probe = _Probe()
+    hass.data[DOMAIN] = probe
+    _install(hass, probe)
+    websocket_api.async_register_command(hass, _start)
+    websocket_api.async_register_command(hass, _figures)
+    return True
