@@ -10,6 +10,13 @@ write per line): what one serial line costs a stock Home Assistant. Reported per
 run: Home Assistant's CPU time per frame (or line) and share of one core, state
 writes per second (as recorded by the recorder), the closest two writes of one
 sensor, button events, frames lost, and memory (RSS) over time.
+
+Last, one more run at 200 frames/s with the default interval and the loop probe
+(``benchmarks/loop_probe``): the event loop thread's CPU per span (waiting in select,
+serialx's read, the integration's receive, its coalesced writes, the rest) and the
+other threads', per frame; and what Home Assistant spends per frame without the
+integration's receive and writes, against the serial sensor's line. That run is not
+in the comparisons: the timing adds its own cost, which the report shows.
 """
 
 from __future__ import annotations

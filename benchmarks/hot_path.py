@@ -66,22 +66,26 @@ def _table(loop: asyncio.AbstractEventLoop, peers: int) -> list[Peer]:
     ]
 
 
+def _packet(src: bytes, seq: int, payload: bytes, spacing_us: int) -> Packet:
+    """The ``seq``-th packet of the gateway, ``spacing_us`` after the one before."""
+    return Packet(
+        src=src,
+        dst=b"\xff" * 6,
+        rssi=-60,
+        noise_floor=0,
+        channel=1,
+        rate=0,
+        timestamp_us=10_000_000 + seq * spacing_us,
+        seq=seq,
+        payload=payload,
+    )
+
+
 async def _per_frame(peers: int, kind: str, frames: int) -> float:
     table = _table(asyncio.get_running_loop(), peers)
     make = _payloads(kind)
     packets = [
-        Packet(
-            src=table[i % peers].mac,
-            dst=b"\xff" * 6,
-            rssi=-60,
-            noise_floor=0,
-            channel=1,
-            rate=0,
-            timestamp_us=10_000_000 + i * 500,
-            seq=i,
-            payload=make(i // peers),
-        )
-        for i in range(frames)
+        _packet(table[i % peers].mac, i, make(i // peers), 500) for i in range(frames)
     ]
     by_mac = {peer.mac: peer for peer in table}
     for packet in packets[:peers]:  # every peer's first frame: decoded, kinds learnt
@@ -108,25 +112,13 @@ async def _receive_path(gap: float, reads: int, peers: int = 50) -> float:
     table = _table(asyncio.get_running_loop(), peers)
     by_mac = {peer.mac: peer for peer in table}
     makers = (_payloads("bthome"), _payloads("json"))
-    chunks = []
-    for read in range(reads + peers):
-        frames = []
-        for i in range(read * FRAMES_PER_READ, (read + 1) * FRAMES_PER_READ):
-            peer = table[i % peers]
-            frames.append(
-                Packet(
-                    src=peer.mac,
-                    dst=b"\xff" * 6,
-                    rssi=-60,
-                    noise_floor=0,
-                    channel=1,
-                    rate=0,
-                    timestamp_us=10_000_000 + i * 5_000,
-                    seq=i,
-                    payload=makers[i % peers % 2](i // peers),
-                ).encode()
-            )
-        chunks.append(b"".join(frames))
+    chunks = [
+        b"".join(
+            _packet(table[i % peers].mac, i, makers[i % 2](i // peers), 5_000).encode()
+            for i in range(read * FRAMES_PER_READ, (read + 1) * FRAMES_PER_READ)
+        )
+        for read in range(reads + peers)
+    ]
     decoder = host_decoder()
 
     def receive(data: bytes) -> None:
