@@ -130,7 +130,7 @@ async def _run(
             await asyncio.sleep(warmup)
             before = await hass.diagnostics(entry_id)
             if probe:
-                await hass.ws_call({"type": "loop_probe/start"})
+                await hass.ws_call({"type": "loop_probe/start", "spans": True})
             cpu0, t0 = hass.cpu_seconds(), loop.time()
             wall0 = time.time()
             seq0, dropped0 = sim.gateway.seq, sim.gateway.stats.rx_dropped

@@ -14,6 +14,9 @@ through the config flow (device limit raised to 2,000) and the simulator sends
   button every 0.25 s while the load runs; the time from the simulator writing the
   frame to the ``espnow_gateway_button`` event reaching a WebSocket client,
   p50/p99/max;
+* garbage collections while the buttons are timed (``benchmarks/loop_probe``): how
+  many full (generation 2) ones, and the longest pause of any generation, since a
+  collection holds the GIL and so stops the event loop;
 * idle: Home Assistant's CPU share with every peer known and none sending, once the
   silence has settled: the last coalesced writes made (slowly changing values up to
   two slow intervals after the last frame), every peer marked unavailable (after at
@@ -33,6 +36,7 @@ import tempfile
 import time
 from typing import Any
 
+from benchmarks.hass_load import PROBE as LOOP_PROBE, _recorded_writes
 from custom_components.espnow_gateway.const import DEFAULT_SLOW_INTERVAL
 from devtools.hass_instance import HassInstance
 from devtools.simulator import PtyGateway, SimulatorConfig, run_traffic
@@ -110,7 +114,10 @@ async def _run(peers: int, duration: float, idle: float) -> dict[str, Any]:
         )
         link = sim.plug()
         hass = HassInstance(
-            Path(tmp) / "config", log_level="error", integration_log_level="warning"
+            Path(tmp) / "config",
+            log_level="error",
+            integration_log_level="warning",
+            extra_components={"loop_probe": LOOP_PROBE},
         )
         await hass.start()
         try:
@@ -132,12 +139,16 @@ async def _run(peers: int, duration: float, idle: float) -> dict[str, Any]:
                 await asyncio.sleep(0.5)
             await asyncio.sleep(5)  # warm up: the first writes, the recorder
             before = await hass.diagnostics(entry_id)
+            await hass.ws_call({"type": "loop_probe/start"})
             cpu0, t0, wall0 = hass.cpu_seconds(), loop.time(), time.time()
             probe = asyncio.create_task(_probe(hass, sim, stop))
             await asyncio.sleep(duration)
             stop.set()
             latencies = await probe
             cpu1, t1, wall1 = hass.cpu_seconds(), loop.time(), time.time()
+            collections = (await hass.ws_call({"type": "loop_probe/figures"}))[
+                "collections"
+            ]
             after = await hass.diagnostics(entry_id)
             rss_loaded = hass.rss_bytes()
             traffic.cancel()
@@ -178,6 +189,11 @@ async def _run(peers: int, duration: float, idle: float) -> dict[str, Any]:
         "button_p50_ms": _percentile(latencies, 0.50) * 1000,
         "button_p99_ms": _percentile(latencies, 0.99) * 1000,
         "button_max_ms": max(latencies, default=float("nan")) * 1000,
+        "full_collections": collections.get("2", {}).get("count", 0),
+        "longest_collection_ms": max(
+            (c["longest_ns"] for c in collections.values()), default=0
+        )
+        / 1e6,
         "idle_cpu_share": idle_share,
         "gateway_dropped": after["gateway"]["gateway_stats"]["rx_dropped"]
         if after["gateway"]["gateway_stats"]
@@ -187,8 +203,6 @@ async def _run(peers: int, duration: float, idle: float) -> dict[str, Any]:
 
 def hass_recorded_writes(config_dir: Path, start: float, end: float) -> int:
     """State rows the recorder stored for this integration's entities in a window."""
-    from benchmarks.hass_load import _recorded_writes
-
     writes = _recorded_writes(config_dir / "home-assistant_v2.db", start, end)
     return sum(map(len, writes.values()))
 
@@ -213,6 +227,14 @@ def _print(results: list[dict[str, Any]]) -> None:
             ),
         ),
         ("button presses measured", lambda r: f"{r['button_presses']}"),
+        (
+            "full garbage collections meanwhile",
+            lambda r: f"{r['full_collections']}",
+        ),
+        (
+            "longest collection pause",
+            lambda r: f"{r['longest_collection_ms']:.0f} ms",
+        ),
         (
             "idle CPU (all known, none sending)",
             lambda r: f"{r['idle_cpu_share'] * 100:.2f} %",

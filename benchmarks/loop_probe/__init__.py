@@ -15,15 +15,22 @@ gateway's entry exists, it wraps, with the event loop thread's CPU clock
 - ``writes``: the integration's write scheduler's timer (coalesced state writes, Home
   Assistant's state machine and the recorder's listener included).
 
-Two administrator WebSocket commands: ``loop_probe/start`` starts counting (and the
-loop thread's CPU clock); ``loop_probe/figures`` returns CPU nanoseconds and calls per
-span and the loop thread's CPU since the start, and stops counting.
+It also times every garbage collection (``gc.callbacks``; wall time, in whichever
+thread it runs: the collector holds the GIL, so every thread waits meanwhile): per
+generation, how many, their total and the longest.
+
+Two administrator WebSocket commands: ``loop_probe/start`` starts counting (the spans
+only with ``spans: true``: their timing costs CPU; the collections always);
+``loop_probe/figures`` returns CPU nanoseconds and calls per span, the loop thread's
+CPU since the start and the collections, and stops counting.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 import functools
+import gc
+import threading
 import time
 from typing import Any
 
@@ -47,9 +54,28 @@ SPANS = ("select", "port_read", "receive", "writes")
 class _Probe:
     def __init__(self) -> None:
         self.counting = False
+        self.collecting = False
         self.started_ns = 0
         self.cpu_ns = dict.fromkeys(SPANS, 0)
         self.calls = dict.fromkeys(SPANS, 0)
+        self.collections: dict[int, list[int]] = {}  # generation: pauses (ns)
+        self._collection_started: dict[int, int] = {}  # by thread
+
+    def reset(self) -> None:
+        self.cpu_ns = dict.fromkeys(SPANS, 0)
+        self.calls = dict.fromkeys(SPANS, 0)
+        self.collections = {}
+        self.started_ns = time.thread_time_ns()
+
+    def on_collection(self, phase: str, info: dict[str, Any]) -> None:
+        if not self.collecting:
+            return
+        thread = threading.get_ident()
+        if phase == "start":
+            self._collection_started[thread] = time.perf_counter_ns()
+        elif (started := self._collection_started.pop(thread, None)) is not None:
+            pauses = self.collections.setdefault(info["generation"], [])
+            pauses.append(time.perf_counter_ns() - started)
 
     def timed[**P, R](self, span: str, func: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(func)
@@ -81,16 +107,20 @@ def _install(hass: HomeAssistant, probe: _Probe) -> None:
 
 
 @websocket_api.require_admin
-@websocket_api.websocket_command({vol.Required("type"): "loop_probe/start"})
+@websocket_api.websocket_command(
+    {
+        vol.Required("type"): "loop_probe/start",
+        vol.Optional("spans", default=False): bool,
+    }
+)
 @callback
 def _start(
     hass: HomeAssistant, connection: websocket_api.ActiveConnection, msg: dict[str, Any]
 ) -> None:
     probe: _Probe = hass.data[DOMAIN]
-    probe.cpu_ns = dict.fromkeys(SPANS, 0)
-    probe.calls = dict.fromkeys(SPANS, 0)
-    probe.started_ns = time.thread_time_ns()
-    probe.counting = True
+    probe.reset()
+    probe.counting = msg["spans"]
+    probe.collecting = True
     connection.send_result(msg["id"], {})
 
 
@@ -101,13 +131,21 @@ def _figures(
     hass: HomeAssistant, connection: websocket_api.ActiveConnection, msg: dict[str, Any]
 ) -> None:
     probe: _Probe = hass.data[DOMAIN]
-    probe.counting = False
+    probe.counting = probe.collecting = False
     connection.send_result(
         msg["id"],
         {
             "loop_cpu_ns": time.thread_time_ns() - probe.started_ns,
             "cpu_ns": probe.cpu_ns,
             "calls": probe.calls,
+            "collections": {
+                str(generation): {
+                    "count": len(pauses),
+                    "total_ns": sum(pauses),
+                    "longest_ns": max(pauses),
+                }
+                for generation, pauses in sorted(probe.collections.items())
+            },
         },
     )
 
@@ -117,6 +155,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     probe = _Probe()
     hass.data[DOMAIN] = probe
     _install(hass, probe)
+    gc.callbacks.append(probe.on_collection)
     websocket_api.async_register_command(hass, _start)
     websocket_api.async_register_command(hass, _figures)
     return True
