@@ -36,7 +36,7 @@ from typing import Any
 from devtools.hass_instance import HassInstance
 from devtools.simulator import PtyGateway, SimulatorConfig, run_traffic
 
-PROBE = Path(__file__).parent / "loop_probe"
+LOOP_PROBE = Path(__file__).parent / "loop_probe"
 PEERS = 50
 INTERVAL = 5.0
 SERIAL_LINES_PER_SECOND = 200.0
@@ -118,7 +118,7 @@ async def _run(
             config_dir,
             log_level="error",
             integration_log_level="warning",
-            extra_components={"loop_probe": PROBE} if probe else None,
+            extra_components={"loop_probe": LOOP_PROBE} if probe else None,
         )
         await hass.start()
         try:

@@ -36,7 +36,7 @@ import tempfile
 import time
 from typing import Any
 
-from benchmarks.hass_load import PROBE as LOOP_PROBE, _recorded_writes
+from benchmarks.hass_load import LOOP_PROBE, _recorded_writes
 from custom_components.espnow_gateway.const import DEFAULT_SLOW_INTERVAL
 from devtools.hass_instance import HassInstance
 from devtools.simulator import PtyGateway, SimulatorConfig, run_traffic

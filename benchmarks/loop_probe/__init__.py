@@ -1,10 +1,11 @@
 """Loop probe: where Home Assistant's event loop spends its CPU, for ``scripts/bench`` only.
 
-Never shipped: ``scripts/bench hass`` links this folder into the custom_components of
-its throw-away configuration (``loop_probe:`` in configuration.yaml), for one extra run
-that is not part of the comparisons (timing adds its own cost). At set-up, before the
-gateway's entry exists, it wraps, with the event loop thread's CPU clock
-(``time.thread_time_ns``):
+Never shipped: ``scripts/bench hass`` and ``scripts/bench scale`` link this folder into
+the custom_components of their throw-away configurations (``loop_probe:`` in
+configuration.yaml); ``hass`` times the spans in one extra run that is not part of
+the comparisons (timing adds its own cost), ``scale`` only counts collections. At
+set-up, before the gateway's entry exists, it wraps, with the event loop thread's CPU
+clock (``time.thread_time_ns``):
 
 - ``select``: the event loop's selector (waiting for the port; on a virtual machine
   the wake-up itself is charged to the waiting thread);
@@ -55,16 +56,14 @@ class _Probe:
     def __init__(self) -> None:
         self.counting = False
         self.collecting = False
-        self.started_ns = 0
+        self._collection_started: dict[int, int] = {}  # by thread
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero every figure; the loop thread's CPU clock starts again."""
         self.cpu_ns = dict.fromkeys(SPANS, 0)
         self.calls = dict.fromkeys(SPANS, 0)
         self.collections: dict[int, list[int]] = {}  # generation: pauses (ns)
-        self._collection_started: dict[int, int] = {}  # by thread
-
-    def reset(self) -> None:
-        self.cpu_ns = dict.fromkeys(SPANS, 0)
-        self.calls = dict.fromkeys(SPANS, 0)
-        self.collections = {}
         self.started_ns = time.thread_time_ns()
 
     def on_collection(self, phase: str, info: dict[str, Any]) -> None:
