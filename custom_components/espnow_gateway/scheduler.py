@@ -18,6 +18,11 @@ Each peer writes on its own phase of the interval (from its MAC): a thousand pee
 that all became dirty at once (set-up, a reconnect) do not stay due in the same
 instant every interval; after their first write they spread over it.
 
+A waiting write is one timer and nothing else: its callback and context are made
+once per peer. Objects that live for seconds are promoted to the garbage
+collector's oldest generation, and with thousands of peers enough of them make
+Python run full collections, which stop every thread, more often.
+
 An interval of 0 writes on every change: the naive design, used as the benchmarks'
 baseline.
 """
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+import contextvars
 import math
 
 from .const import URGENT_MIN_GAP
@@ -35,6 +41,8 @@ class WriteScheduler:
     """The write schedule of one peer's entities."""
 
     __slots__ = (
+        "_context",
+        "_due",
         "_handle",
         "_interval",
         "_last_urgent",
@@ -66,6 +74,11 @@ class WriteScheduler:
         self._next = 0.0  # loop time from which the next write may happen
         self._last_urgent = -URGENT_MIN_GAP
         self._handle: asyncio.TimerHandle | None = None
+        # Made once: a timer would otherwise make a bound method and a copy of the
+        # context each time, objects that live until it runs (seconds), long enough
+        # to reach the garbage collector's oldest generation (see above).
+        self._due = self._scheduled
+        self._context = contextvars.copy_context()
 
     def now(self) -> float:
         """Return the time on the clock writes are scheduled on."""
@@ -83,7 +96,7 @@ class WriteScheduler:
         else:
             # Due before a follow-up write that an entity asked for: sooner.
             self.cancel()
-            self._handle = self._loop.call_at(self._next, self._scheduled)
+            self._handle = self._at(self._next)
 
     def urgent(self) -> None:
         """Write now for a binary state change, at most once per ``URGENT_MIN_GAP``."""
@@ -96,7 +109,7 @@ class WriteScheduler:
         elif self._handle is None or self._handle.when() > earliest:
             self._last_urgent = earliest
             self.cancel()
-            self._handle = self._loop.call_at(earliest, self._scheduled)
+            self._handle = self._at(earliest)
 
     def flush(self) -> None:
         """Write now, whatever is due."""
@@ -132,11 +145,14 @@ class WriteScheduler:
         if self._handle is not None and self._handle.when() <= when:
             return
         self.cancel()
-        self._handle = self._loop.call_at(when, self._scheduled)
+        self._handle = self._at(when)
 
     def due_at(self, written_at: float, min_interval: float) -> float:
         """When an entity written at ``written_at`` with ``min_interval`` is due."""
         return written_at + max(min_interval, self._interval)
+
+    def _at(self, when: float) -> asyncio.TimerHandle:
+        return self._loop.call_at(when, self._due, context=self._context)
 
     def _scheduled(self) -> None:
         self._handle = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+import contextvars
 import heapq
 import itertools
 from typing import Any, cast
@@ -24,12 +25,20 @@ class ManualLoop:
         self.now = 1000.0
         self._timers: list[tuple[float, int, asyncio.TimerHandle]] = []
         self._order = itertools.count()
+        self.contexts: list[contextvars.Context | None] = []  # given to timers
 
     def time(self) -> float:
         return self.now
 
-    def call_at(self, when: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
-        handle = asyncio.TimerHandle(when, callback, (), cast("Any", self))
+    def call_at(
+        self,
+        when: float,
+        callback: Callable[[], None],
+        *,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.TimerHandle:
+        self.contexts.append(context)
+        handle = asyncio.TimerHandle(when, callback, (), cast("Any", self), context)
         heapq.heappush(self._timers, (when, next(self._order), handle))
         return handle
 
@@ -163,3 +172,20 @@ def test_a_follow_up_write_never_delays_a_sooner_one() -> None:
     scheduler.write_by(1050.0)  # the sooner of two requests wins
     loop.advance(30.0)
     assert writes == [1000.0, 1005.0, 1030.0, 1050.0]
+
+
+def test_a_peers_timers_share_one_callback_and_context() -> None:
+    """A waiting write makes one timer, no bound method or context copy of its own."""
+    loop = ManualLoop()
+    scheduler, writes = make(loop, 5.0, 0.3)
+    callbacks: list[object] = []  # kept alive: no object's id is reused
+    for _ in range(30):  # a change every second: most wait for a timer
+        scheduler.dirty()
+        if scheduler._handle is not None:
+            callbacks.append(scheduler._handle._callback)
+        loop.advance(1.0)
+    assert len(writes) == 6
+    assert len(loop.contexts) == 6  # a timer per write after the first, one waiting
+    assert all(callback is callbacks[0] for callback in callbacks)
+    assert loop.contexts[0] is not None
+    assert all(context is loop.contexts[0] for context in loop.contexts)

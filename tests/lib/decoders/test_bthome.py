@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+import gc
 import logging
 import time
+import types
 from typing import Any
 
 from bthome_ble import BTHomeBluetoothDeviceData
@@ -543,74 +545,34 @@ def test_never_raises_on_bthome_shaped_bytes(info: int, rest: bytes) -> None:
 # --- map_update on hand-made updates (branches bthome-ble does not reach today) ----
 
 
-def _update(
-    sensors: dict[str, tuple[Any, Any, Any]],
-    binaries: dict[str, Any] | None = None,
-    events: dict[str, Event] | None = None,
-) -> SensorUpdate:
-    return SensorUpdate(
-        title=None,
-        devices={},
-        entity_descriptions={
-            DeviceKey(k): SensorDescription(
-                device_key=DeviceKey(k), device_class=dc, native_unit_of_measurement=u
-            )
-            for k, (dc, u, _) in sensors.items()
-        },
-        entity_values={
-            DeviceKey(k): SensorValue(device_key=DeviceKey(k), name=k, native_value=v)
-            for k, (_, _, v) in sensors.items()
-        },
-        binary_entity_descriptions={
-            DeviceKey(k): BinarySensorDescription(
-                device_key=DeviceKey(k), device_class=dc
-            )
-            for k, dc in (binaries or {}).items()
-        },
-        binary_entity_values={
-            DeviceKey(k): BinarySensorValue(
-                device_key=DeviceKey(k), name=k, native_value=True
-            )
-            for k in (binaries or {})
-        },
-        events={DeviceKey(k): e for k, e in (events or {}).items()},
-    )
-
-
 def test_map_update_edge_cases() -> None:
-    update = _update(
-        {
-            "packet_id": (SensorDeviceClass.PACKET_ID, None, 3.0),
-            "signal_strength": (
-                SensorDeviceClass.SIGNAL_STRENGTH,
-                Units.SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
-                -50,
-            ),
-            "future": ("future_class", "zz", 1.5),
-            "future_text": ("future_class", None, "abc"),
-            "nothing": (None, None, 2),
-            "decimal": (
-                SensorDeviceClass.TEMPERATURE,
-                Units.TEMP_CELSIUS,
-                Decimal("1.25"),
-            ),
-            "date": (
-                SensorDeviceClass.DATE,
-                None,
-                datetime(2024, 1, 2, tzinfo=UTC).date(),
-            ),
-        },
-        binaries={"nameless": None, "smoke": BinarySensorDeviceClass.SMOKE},
-        events={
-            "dimmer": Event(
-                DeviceKey("dimmer"), "Dimmer", "rotate_left", {"steps": "x"}
-            ),
-        },
-    )
-    keys = list(update.entity_values)
-    measurements, events, packet_id = map_update(
-        update, keys, [DeviceKey("nameless"), DeviceKey("smoke")]
-    )
+    sensors = {
+        "packet_id": (SensorDeviceClass.PACKET_ID.value, None, 3.0),
+        "signal_strength": (
+            SensorDeviceClass.SIGNAL_STRENGTH.value,
+            str(Units.SIGNAL_STRENGTH_DECIBELS_MILLIWATT),
+            -50,
+        ),
+        "future": ("future_class", "zz", 1.5),
+        "future_text": ("future_class", None, "abc"),
+        "nothing": (None, None, 2),
+        "decimal": (
+            SensorDeviceClass.TEMPERATURE.value,
+            str(Units.TEMP_CELSIUS),
+            Decimal("1.25"),
+        ),
+        "date": (
+            SensorDeviceClass.DATE.value,
+            None,
+            datetime(2024, 1, 2, tzinfo=UTC).date(),
+        ),
+    }
+    binaries = {
+        "nameless": (None, True),
+        "smoke": (BinarySensorDeviceClass.SMOKE.value, True),
+    }
+    events = {"dimmer": ("rotate_left", {"steps": "x"})}
+    measurements, button_events, packet_id = map_update(sensors, binaries, events)
     assert packet_id is None  # not an int: ignored
     assert measurements == [
         Measurement("future", 1.5, None, "zz", "measurement"),
@@ -621,7 +583,7 @@ def test_map_update_edge_cases() -> None:
         Measurement("nameless", True, None, None, None, binary=True),
         Measurement("smoke", True, "smoke", None, None, binary=True),
     ]
-    assert events == [ButtonEvent("dimmer", "rotate_left", None)]
+    assert button_events == [ButtonEvent("dimmer", "rotate_left", None)]
 
 
 def test_module_constants() -> None:
@@ -689,3 +651,45 @@ def test_bthome_ble_does_not_log_about_untrusted_frames(
     with caplog.at_level(logging.WARNING, logger="bthome_ble"):
         logging.getLogger("bthome_ble.parser").warning("its own")
     assert [r.getMessage() for r in caplog.records] == ["its own"]
+
+
+# ---- what a decoder keeps of a frame: nothing ----------------------------------------
+
+
+def _retained(decoder: BTHomeDecoder) -> set[int]:
+    """Ids of the garbage-collected objects a decoder holds (classes not followed)."""
+    seen: set[int] = set()
+    todo: list[object] = [decoder]
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen or isinstance(obj, (type, types.ModuleType)):
+            continue
+        if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType)):
+            continue
+        seen.add(id(obj))
+        todo.extend(o for o in gc.get_referents(obj) if gc.is_tracked(o))
+    return seen
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        bytes.fromhex("40 00 01 01 57 02 29 09 2d 01"),  # values and a binary state
+        bytes.fromhex("40 00 02 3a 01 3a 04"),  # two button events
+    ],
+    ids=["values", "events"],
+)
+def test_decoder_keeps_nothing_of_a_frame(frame: bytes) -> None:
+    """Nothing of a decoded frame outlives its decode (bthome-ble's objects neither).
+
+    What outlives it until the peer's next frame is promoted to the collector's
+    oldest generation: with many peers that makes full collections frequent.
+    """
+    decoder = BTHomeDecoder(MAC)
+    first = decoder.decode(frame)
+    assert first.measurements or first.events
+    held = _retained(decoder)
+    again = decoder.decode(frame[:2] + bytes([frame[2] + 1]) + frame[3:])
+    assert again.measurements == first.measurements
+    assert again.events == first.events
+    assert _retained(decoder) == held

@@ -20,8 +20,15 @@ How bthome-ble's behaviour is adapted (pitfalls found in bthome-ble 3.23.4):
   checks use opposite sides of the 4 s window.)
 * **Accumulated values.** The ``SensorUpdate`` returned by ``update()`` holds every
   sensor value seen since the parser was created (only ``events`` is per update).
-  The parser subclass records which keys the current update set, and only those
-  are mapped.
+  The parser subclass takes each value, binary value and event as bthome-ble reports
+  it (``update_sensor``, ``update_binary_sensor``, ``fire_event``, the hooks
+  sensor-state-data gives its parsers) into plain records of the current update,
+  and only those are mapped. It keeps nothing of a frame after its decode, neither
+  those records nor bthome-ble's own objects for them (``DeviceKey``,
+  ``SensorValue``, …) nor the frame's service info: what outlives a decode until the
+  peer's next one (half a second and more) is promoted to the garbage collector's
+  oldest generation, and enough of that (thousands of peers) makes Python run a
+  full collection, which stops every thread, every few tens of seconds.
 * ``supported()`` is never called: it runs a full parse that would consume the
   frame's events.
 * Encrypted frames: the result is checked through the parser's public
@@ -62,13 +69,7 @@ import time
 from types import MappingProxyType
 from typing import Final, override
 
-from bthome_ble import (
-    BTHomeBluetoothDeviceData,
-    DeviceKey,
-    SensorDeviceClass,
-    SensorUpdate,
-    Units,
-)
+from bthome_ble import BTHomeBluetoothDeviceData, SensorDeviceClass, SensorUpdate, Units
 from bthome_ble.const import MEAS_TYPES
 from habluetooth import BluetoothServiceInfoBleak
 from sensor_state_data import BinarySensorDeviceClass
@@ -319,28 +320,49 @@ _PARSER_LOG_FILTER: Final = _ParserLogFilter()
 logging.getLogger("bthome_ble.parser").addFilter(_PARSER_LOG_FILTER)
 
 
+type SensorValueType = str | int | float | date | datetime | Decimal | None
+
+
 class _RecordingParser(BTHomeBluetoothDeviceData):
-    """bthome-ble's parser, recording which keys the current update set."""
+    """bthome-ble's parser, recording what the current update reported, and only that.
+
+    Keyed by bthome-ble's key: when two objects share one (0x4B and 0x4C are both
+    "gas"), the key keeps its first place and the last value, as bthome-ble does.
+    """
 
     def __init__(self, bindkey: bytes | None) -> None:
         super().__init__(bindkey=bindkey)
-        self.sensor_keys: list[DeviceKey] = []
-        self.binary_keys: list[DeviceKey] = []
+        # key: (device class, unit, value)
+        self.sensors: dict[str, tuple[str | None, str | None, SensorValueType]] = {}
+        # key: (device class, value)
+        self.binaries: dict[str, tuple[str | None, bool | None]] = {}
+        # key: (event type, event properties)
+        self.events: dict[str, tuple[str, Mapping[str, object] | None]] = {}
+
+    def forget(self) -> None:
+        """Drop what the latest update recorded (its decode is done)."""
+        self.sensors.clear()
+        self.binaries.clear()
+        self.events.clear()
+        self.last_service_info = None
 
     @override
     def update_sensor(
         self,
         key: str,
         native_unit_of_measurement: Units | None,
-        native_value: str | float | date | datetime | Decimal | None,
+        native_value: SensorValueType,
         device_class: SensorDeviceClass | None = None,
         name: str | None = None,
         device_id: str | None = None,
     ) -> None:
-        super().update_sensor(
-            key, native_unit_of_measurement, native_value, device_class, name, device_id
+        self.sensors[key] = (
+            None if device_class is None else str(device_class),
+            None
+            if native_unit_of_measurement is None
+            else str(native_unit_of_measurement),
+            native_value,
         )
-        self.sensor_keys.append(DeviceKey(key, device_id))
 
     @override
     def update_binary_sensor(
@@ -351,8 +373,21 @@ class _RecordingParser(BTHomeBluetoothDeviceData):
         name: str | None = None,
         device_id: str | None = None,
     ) -> None:
-        super().update_binary_sensor(key, native_value, device_class, name, device_id)
-        self.binary_keys.append(DeviceKey(key, device_id))
+        self.binaries[key] = (
+            None if device_class is None else str(device_class),
+            native_value,
+        )
+
+    @override
+    def fire_event(
+        self,
+        key: str,
+        event_type: str,
+        event_properties: dict[str, str | int | float | None] | None = None,
+        name: str | None = None,
+        device_id: str | None = None,
+    ) -> None:
+        self.events[key] = (event_type, event_properties)
 
 
 def _result(
@@ -404,59 +439,43 @@ def _sensor_measurement(
 
 
 def map_update(
-    update: SensorUpdate,
-    sensor_keys: list[DeviceKey],
-    binary_keys: list[DeviceKey],
+    sensors: Mapping[str, tuple[str | None, str | None, SensorValueType]],
+    binaries: Mapping[str, tuple[str | None, bool | None]],
+    events: Mapping[str, tuple[str, Mapping[str, object] | None]],
 ) -> tuple[list[model.Measurement], list[model.ButtonEvent], int | None]:
-    """Map the keys this update set, and its events, to the output model."""
+    """Map what one update reported (``_RecordingParser``) to the output model."""
     measurements: list[model.Measurement] = []
     packet_id: int | None = None
-    # Two object types may share a key (0x4B and 0x4C are both "gas"): one
-    # measurement per key, with the value bthome-ble kept (the last).
-    for device_key in dict.fromkeys(sensor_keys):
-        description = update.entity_descriptions[device_key]
-        value = update.entity_values[device_key].native_value
-        device_class = (
-            None if description.device_class is None else str(description.device_class)
-        )
+    for key, (device_class, unit, value) in sensors.items():
         if device_class == _SIGNAL_STRENGTH:
             continue
         if device_class == _PACKET_ID:
             if isinstance(value, int):
                 packet_id = value
             continue
-        unit = description.native_unit_of_measurement
-        measurements.append(
-            _sensor_measurement(
-                device_key.key, device_class, None if unit is None else str(unit), value
-            )
-        )
-    for device_key in dict.fromkeys(binary_keys):
-        binary_class = update.binary_entity_descriptions[device_key].device_class
-        ha_binary_class = None if binary_class is None else str(binary_class)
+        measurements.append(_sensor_measurement(key, device_class, unit, value))
+    for key, (binary_class, binary_value) in binaries.items():
         measurements.append(
             model.Measurement(
-                key=binary_key(device_key.key),
-                value=update.binary_entity_values[device_key].native_value,
-                device_class=(
-                    None if ha_binary_class == _BINARY_GENERIC else ha_binary_class
-                ),
+                key=binary_key(key),
+                value=binary_value,
+                device_class=None if binary_class == _BINARY_GENERIC else binary_class,
                 unit=None,
                 state_class=None,
                 binary=True,
             )
         )
-    events: list[model.ButtonEvent] = []
-    for device_key, event in update.events.items():
-        steps = (event.event_properties or {}).get("steps")
-        events.append(
+    button_events: list[model.ButtonEvent] = []
+    for key, (event_type, properties) in events.items():
+        steps = (properties or {}).get("steps")
+        button_events.append(
             model.ButtonEvent(
-                key=device_key.key,
-                event_type=event.event_type,
+                key=key,
+                event_type=event_type,
                 value=steps if isinstance(steps, int) else None,
             )
         )
-    return measurements, events, packet_id
+    return measurements, button_events, packet_id
 
 
 def _firmware(update: SensorUpdate) -> str | None:
@@ -508,19 +527,28 @@ class BTHomeDecoder:
             )
 
         parser = self._parser
-        parser.sensor_keys.clear()
-        parser.binary_keys.clear()
-        # Disable bthome-ble's own duplicate filters (see the module docstring):
-        # both only run when there is a previous service info to compare with.
-        parser.last_service_info = None
+        # bthome-ble's own duplicate filters only run when there is a previous
+        # service info to compare with (see the module docstring): there never is,
+        # as ``forget()`` drops it after every decode.
         _PARSER_LOG_FILTER.decoding_thread = threading.get_ident()
         try:
             update = parser.update(self._service_info(data))
         except Exception:  # third-party parser on untrusted bytes
             _LOGGER.debug("bthome-ble failed on %s", data.hex(), exc_info=True)
+            parser.forget()
             return _result(encrypted=encrypted, error="bthome-ble parser error")
         finally:
             _PARSER_LOG_FILTER.decoding_thread = None
+        try:
+            return self._decoded(data, encrypted, objects_start, update)
+        finally:
+            parser.forget()
+
+    def _decoded(
+        self, data: bytes, encrypted: bool, objects_start: int, update: SensorUpdate
+    ) -> model.DecodedPayload:
+        """Return the result of a frame bthome-ble has just parsed."""
+        parser = self._parser
 
         if encrypted:
             counter = int.from_bytes(data[-8:-4], "little")
@@ -530,7 +558,7 @@ class BTHomeDecoder:
                 return _not_decrypted(self._address, "counter went backwards (replay?)")
 
         measurements, events, packet_id = map_update(
-            update, parser.sensor_keys, parser.binary_keys
+            parser.sensors, parser.binaries, parser.events
         )
         error = None
         if not encrypted and not _walk_objects(data, objects_start, ordered=False):
