@@ -29,18 +29,22 @@ from .stream_wire import Chunk, StreamPacket, gateway_json
 
 MAX_ROUTES: Final = 64  # gateways whose subscriber lists are kept ready
 MAX_PENDING: Final = 1024  # packets held for one hand-over; more: handed over at once
-# Packets are handed over this long after the first of them arrived: half the
-# shortest batch interval (20 ms), long enough to gather a few reads of the link (each
-# hand-over costs a timer and a step per subscriber, whatever its size).
+# Packets are handed over this long after the first of them arrived at the soonest:
+# half the shortest batch interval (20 ms), long enough to gather a few reads of the
+# link (each hand-over costs a timer and a step per subscriber, whatever its size).
+# At the latest, when the first of the route's subscribers may send a batch: a packet
+# waits for that anyway, and subscribers of one interval send together, so under load
+# there is one hand-over per batch interval for all of them.
 HANDOVER_DELAY: Final = 0.01
+MAX_HOLD: Final = 1.0  # at the latest (no subscriber can send): drops are counted
 
 
 class Route:
     """One gateway's subscribers, its id as JSON, and the packets not handed over yet.
 
-    Packets are handed to the subscribers ``HANDOVER_DELAY`` after the first of them
-    arrived, as one ``Chunk``: a subscriber takes a whole chunk in a few steps (one
-    rate check, one buffer update) instead of a call per packet.
+    Packets are handed to the subscribers as one ``Chunk`` (``HANDOVER_DELAY``): a
+    subscriber takes a whole chunk in a few steps (one rate check, one buffer update)
+    instead of a call per packet.
     """
 
     __slots__ = ("gateway_json", "pending", "subscribers", "timer")
@@ -51,6 +55,11 @@ class Route:
         self.gateway_json = gateway_json(gateway)
         self.pending: list[StreamPacket] = []
         self.timer: asyncio.TimerHandle | None = None
+
+    def handover_at(self, now: float) -> float:
+        """Return the loop time at which packets arriving at ``now`` are handed over."""
+        due = min(subscriber.due() for subscriber in self.subscribers)
+        return max(now + HANDOVER_DELAY, min(due, now + MAX_HOLD))
 
     def deliver(self, now: float) -> None:
         """Hand the pending packets to every subscriber still open."""
@@ -125,7 +134,7 @@ class StreamHub:
     def publish(self, gateway: str, packet: Packet, kind: str) -> None:
         """Take one received packet for the subscribers of its gateway.
 
-        It is handed over with the others that arrive within ``HANDOVER_DELAY``.
+        It is handed over with the others that arrive until the route's hand-over.
         """
         route = self._routes.get(gateway)
         if route is None:
@@ -140,11 +149,16 @@ class StreamHub:
         pending = route.pending
         pending.append(StreamPacket(gateway, route.gateway_json, packet, kind))
         if route.timer is None:
-            route.timer = self.loop.call_later(
-                HANDOVER_DELAY, route.deliver, self.clock()
+            loop = self.loop
+            route.timer = loop.call_at(
+                route.handover_at(loop.time()), self._handover, route
             )
         elif len(pending) >= MAX_PENDING:
             route.deliver(self.clock())
+
+    def _handover(self, route: Route) -> None:
+        route.timer = None
+        route.deliver(self.clock())
 
     def deliver(self) -> None:
         """Hand every pending packet over now."""

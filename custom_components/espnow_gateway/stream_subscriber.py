@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Protocol
+import math
+from typing import Any, Final, Protocol
 
 from .stream_options import Policy, StreamOptions, compile_filter
 from .stream_wire import (
@@ -27,6 +28,15 @@ from .stream_wire import (
     status_message,
 )
 
+# A batch falls due on a grid of the loop clock, so that subscribers of one interval
+# send in the same loop iteration (one wake-up, one hand-over for all of them): the
+# interval divided into steps of at most GRID_STEP (a batch after a quiet spell, sent
+# at once, is off the grid: the next is then at most a step later than its interval).
+# A timer runs a little late; a batch that started up to GRID_SLACK after its grid
+# point still counts as on it.
+GRID_STEP: Final = 0.1
+GRID_SLACK: Final = 0.01
+
 
 class Hub(Protocol):
     """What a subscriber needs from the hub it belongs to."""
@@ -40,6 +50,9 @@ class Hub(Protocol):
 
     def count_drop(self, gateway: str, count: int = 1) -> None:
         """Count packets of ``gateway`` dropped for some subscriber."""
+
+    def deliver(self) -> None:
+        """Hand every packet not handed over yet to its subscribers."""
 
     def remove(self, subscriber: Subscriber) -> None:
         """Forget a closed subscriber."""
@@ -76,6 +89,7 @@ class Subscriber:
         self._tokens = self._burst
         self._refilled = hub.clock()
         self._interval = options.batch_interval_ms / 1000
+        self._step = self._interval / math.ceil(self._interval / GRID_STEP - 1e-9)
         self._high = options.high_watermark
         self._low = (
             options.low_watermark
@@ -292,16 +306,36 @@ class Subscriber:
 
     # ---- sending --------------------------------------------------------------------
 
+    def next_send(self) -> float:
+        """Return the loop time from which the next batch may be sent.
+
+        The first grid point (``GRID_STEP``) at least an interval after the last
+        batch, less ``GRID_SLACK``: subscribers of one interval fall due together.
+        """
+        step = self._step
+        earliest = self._last_send + self._interval - min(GRID_SLACK, step / 4)
+        return math.ceil(earliest / step) * step
+
+    def due(self) -> float:
+        """Return when this subscriber sends next if it gets packets (inf: it cannot).
+
+        A closed subscriber, or one whose window is full, sends nothing until an
+        acknowledgement, whose batch then takes what is pending (``_flush``).
+        """
+        if self.closed or self.in_flight >= self._window:
+            return math.inf
+        return self.next_send()
+
     def _arm(self) -> None:
         if self.closed or not self._has_buffered() or self.in_flight >= self._window:
             return
         loop = self.hub.loop
-        delay = max(0.0, self._last_send + self._interval - loop.time())
-        self._timer = loop.call_later(delay, self._flush)
+        self._timer = loop.call_at(max(loop.time(), self.next_send()), self._flush)
 
     def _flush(self) -> None:
         """Send what is buffered: one batch, or several if it exceeds the size cap."""
         self._timer = None
+        self.hub.deliver()  # what arrived since the last hand-over goes too
         while (
             not self.closed and self._has_buffered() and self.in_flight < self._window
         ):
@@ -394,6 +428,7 @@ class Subscriber:
         if batch > self.batches or batch < 0:
             return False
         if batch > self.acked:
+            blocked = self.in_flight >= self._window
             self.acked = batch
             # The stall clock restarts at every acknowledgement, and stops when
             # nothing is left unacknowledged.
@@ -404,6 +439,9 @@ class Subscriber:
                 self._stall_timer = self.hub.loop.call_later(
                     self.stall_timeout, self._stalled
                 )
+            if blocked:
+                # Packets were held for it (``due``): they are its next batch.
+                self.hub.deliver()
             if self._timer is None:
                 self._arm()
         return True

@@ -13,6 +13,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.espnow_gateway.stream import HANDOVER_DELAY
+from custom_components.espnow_gateway.websocket_api import async_get_hub
 from devtools.simulator import PtyGateway
 
 from .conftest import frames_handled
@@ -68,14 +69,19 @@ async def send(
     entry: MockConfigEntry,
     frames: list[tuple[bytes, bytes, int]],
 ) -> None:
-    """Have the simulated gateway send ``frames``; wait until the stream has them.
+    """Have the simulated gateway send ``frames``; wait until the subscribers have them.
 
-    The hub hands packets to its subscribers ``HANDOVER_DELAY`` after they arrive.
+    The hub hands packets to its subscribers ``HANDOVER_DELAY`` after they arrive
+    when a subscriber may send, or else when the first may (``Route.handover_at``);
+    these tests look at the subscribers' buffers before that, so the hand-over is
+    made now. (tests/stream/test_hub.py tests when it comes by itself.)
     """
     for src, payload, rssi in frames:
         assert gateway.gateway.packet(src, payload, rssi)
     await frames_handled(hass, gateway, entry)
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=HANDOVER_DELAY))
+    await hass.async_block_till_done()
+    async_get_hub(hass).deliver()
     await hass.async_block_till_done()
 
 
