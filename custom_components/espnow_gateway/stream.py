@@ -92,6 +92,7 @@ class StreamHub:
         self.active = False  # any subscriber: the gateways publish only then
         self.dropped_by_gateway: dict[str, int] = {}
         self.stalled = 0
+        self.full_handovers = 0  # a route held MAX_PENDING packets: handed over then
         self.closed_figures: dict[str, int] = {"sent": 0, "dropped": 0, "splits": 0}
         self._on_change = on_change
         self._numbers = 0
@@ -154,6 +155,7 @@ class StreamHub:
                 route.handover_at(loop.time()), self._handover, route
             )
         elif len(pending) >= MAX_PENDING:
+            self.full_handovers += 1
             route.deliver(self.clock())
 
     def _handover(self, route: Route) -> None:
@@ -215,6 +217,8 @@ class StreamHub:
                 "closed_subscribers_dropped": self.closed_figures["dropped"],
                 "closed_subscribers_split_batches": self.closed_figures["splits"],
                 "stalled": self.stalled,
+                "held_packets": sum(len(r.pending) for r in self._routes.values()),
+                "full_handovers": self.full_handovers,
                 "dropped_by_gateway": dict(self.dropped_by_gateway),
             },
         }

@@ -15,7 +15,12 @@ from typing import Any, cast
 
 import pytest
 
-from custom_components.espnow_gateway.stream import HANDOVER_DELAY, MAX_HOLD, StreamHub
+from custom_components.espnow_gateway.stream import (
+    HANDOVER_DELAY,
+    MAX_HOLD,
+    MAX_PENDING,
+    StreamHub,
+)
 from custom_components.espnow_gateway.stream_options import StreamOptions
 from custom_components.espnow_gateway.stream_subscriber import (
     GRID_SLACK,
@@ -156,3 +161,21 @@ def test_packets_for_a_subscriber_that_cannot_send_are_held_at_most_max_hold() -
     loop.advance(0)
     assert len(sent.times) == 2
     assert subscriber.sent == 3
+
+
+def test_at_most_max_pending_packets_are_held_and_each_full_hand_over_counts() -> None:
+    loop = ManualLoop()
+    hub = make_hub(loop)
+    subscriber, sent = subscribe(
+        hub, loop, batch_interval_ms=20, window=1, high_watermark=1024 * 1024, **FAST
+    )
+    hub.publish("gw", packet(seq=0), "raw")
+    loop.advance(HANDOVER_DELAY)
+    assert len(sent.times) == 1  # the window is full from here on
+    for seq in range(1, MAX_PENDING + 1):
+        hub.publish("gw", packet(seq=seq), "raw")
+        totals = hub.diagnostics()["totals"]
+        assert totals["held_packets"] <= MAX_PENDING
+    assert totals["full_handovers"] == 1
+    assert totals["held_packets"] == 0
+    assert subscriber.buffered_count == MAX_PENDING
