@@ -159,8 +159,7 @@ class StreamHub:
             route.deliver(self.clock())
 
     def _handover(self, route: Route) -> None:
-        route.timer = None
-        route.deliver(self.clock())
+        route.deliver(self.clock())  # the clock when it runs, not when it was set
 
     def deliver(self) -> None:
         """Hand every pending packet over now."""

@@ -322,12 +322,16 @@ class Subscriber:
         A closed subscriber, or one whose window is full, sends nothing until an
         acknowledgement, whose batch then takes what is pending (``_flush``).
         """
-        if self.closed or self.in_flight >= self._window:
+        if self._blocked():
             return math.inf
         return self.next_send()
 
+    def _blocked(self) -> bool:
+        """Whether no batch can go now: closed, or the window is full."""
+        return self.closed or self.in_flight >= self._window
+
     def _arm(self) -> None:
-        if self.closed or not self._has_buffered() or self.in_flight >= self._window:
+        if not self._has_buffered() or self._blocked():
             return
         loop = self.hub.loop
         self._timer = loop.call_at(max(loop.time(), self.next_send()), self._flush)
@@ -336,9 +340,7 @@ class Subscriber:
         """Send what is buffered: one batch, or several if it exceeds the size cap."""
         self._timer = None
         self.hub.deliver()  # what arrived since the last hand-over goes too
-        while (
-            not self.closed and self._has_buffered() and self.in_flight < self._window
-        ):
+        while self._has_buffered() and not self._blocked():
             self._send_batch()
             if not self._has_buffered():
                 break
@@ -428,7 +430,7 @@ class Subscriber:
         if batch > self.batches or batch < 0:
             return False
         if batch > self.acked:
-            blocked = self.in_flight >= self._window
+            blocked = self._blocked()
             self.acked = batch
             # The stall clock restarts at every acknowledgement, and stops when
             # nothing is left unacknowledged.

@@ -74,7 +74,7 @@ async def send(
     The hub hands packets to its subscribers ``HANDOVER_DELAY`` after they arrive
     when a subscriber may send, or else when the first may (``Route.handover_at``);
     these tests look at the subscribers' buffers before that, so the hand-over is
-    made now. (tests/stream/test_hub.py tests when it comes by itself.)
+    made now. (tests/stream/test_hub_timing.py tests when it comes by itself.)
     """
     for src, payload, rssi in frames:
         assert gateway.gateway.packet(src, payload, rssi)
